@@ -1,0 +1,105 @@
+"""The `flows` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from flows import __version__
+from flows.build import build_one, project_components
+from flows.config import AppConfig, load_config
+from flows.errors import FlowsError
+
+CONFIG = click.option(
+    "--config",
+    "config_path",
+    default="app.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Path to app.yaml.",
+)
+
+
+def _load(config_path: Path) -> AppConfig:
+    try:
+        return load_config(config_path)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="flows")
+def main() -> None:
+    """flows: GitHub App bots as sandboxed WebAssembly components."""
+
+
+@main.command()
+@CONFIG
+@click.option("--force", is_flag=True, help="Rebuild even when the cache is current.")
+def build(config_path: Path, force: bool) -> None:
+    """Compile every function and integration (cached by content hash)."""
+    cfg = _load(config_path)
+    start = time.perf_counter()
+    sources = project_components(cfg)
+    if not sources:
+        click.echo("nothing to build: no functions/ or integrations/ with an app.py", err=True)
+        sys.exit(2)
+    for src in sources:
+        try:
+            b = build_one(src, force=force)
+        except FlowsError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(e.exit_code)
+        state = "cached" if b.cached else "built "
+        click.echo(f"{state} {src.kind:<11} {src.name:<20} {b.digest[:12]}  {b.seconds:6.2f}s")
+    click.echo(f"{len(sources)} components in {time.perf_counter() - start:.2f}s")
+
+
+def _error_report(flow: str, kind: str, message: str) -> dict[str, Any]:
+    return {"flow": flow, "status": "error", "error": {"kind": kind, "message": message}}
+
+
+@main.command()
+@click.argument("flow")
+@click.option(
+    "--event", "event_path", required=True, type=click.Path(path_type=Path), help="Event JSON."
+)
+@click.option("--event-name", help="X-GitHub-Event of the payload (guessed when omitted).")
+@click.option("--dry-run", is_flag=True, help="Do not write to GitHub; report what would be.")
+@CONFIG
+def run(
+    flow: str, event_path: Path, event_name: str | None, dry_run: bool, config_path: Path
+) -> None:
+    """Run FLOW on one recorded event and print a JSON run report.
+
+    Exit status: 0 the flow succeeded, 1 the flow failed, 2 bad input or config.
+    """
+    from flows.events import load_event
+    from flows.runtime import Runtime
+
+    try:
+        cfg = load_config(config_path)
+        cfg.flow(flow)
+        event = load_event(event_path, event_name)
+        runtime = Runtime(cfg)
+        runtime.plan(flow)
+    except FlowsError as e:
+        kind = type(e).__name__.removesuffix("Error").lower() or "input"
+        click.echo(json.dumps(_error_report(flow, kind, str(e)), indent=2))
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    report = runtime.run(flow, event, dry_run=dry_run)
+    click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    if not report.ok and report.error is not None:
+        click.echo(f"flow failed: {report.error.message}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

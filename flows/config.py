@@ -1,0 +1,219 @@
+"""app.yaml: loading, `${VAR}` interpolation, validation with key paths."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from flows.errors import ConfigError
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+FLOW_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 booleans: `on:` is a key, not True."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    ch: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for ch, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        # `${VAR}` with VAR unset interpolates to "": treat it as not given.
+        return None if value == "" else value
+
+
+class DatabaseConfig(_Model):
+    url: str = "sqlite:///flows.db"
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(2, ge=0, le=256)
+
+
+class GithubConfig(_Model):
+    api_url: str = "https://api.github.com"
+    app_id: int | None = None
+    private_key_path: Path | None = None
+    webhook_secret: SecretStr | None = None
+    # A personal access token, used instead of App auth (handy for `flows run`).
+    token: SecretStr | None = None
+    timeout_s: float = Field(30.0, gt=0, le=600)
+
+
+class OpenAIConfig(_Model):
+    base_url: str = "https://api.openai.com/v1"
+    api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+
+
+class LlamaConfig(_Model):
+    model_path: Path | None = None
+    n_ctx: int = Field(8192, ge=256)
+    n_gpu_layers: int = -1
+
+
+class LLMConfig(_Model):
+    backend: Literal["openai", "llama"] = "openai"
+    openai: OpenAIConfig = OpenAIConfig()
+    llama: LlamaConfig = LlamaConfig()
+
+
+class Limits(_Model):
+    timeout_s: float = Field(300.0, gt=0, le=3600)
+    memory_mb: int = Field(512, ge=32, le=4096)
+    # Wasm instructions (roughly) per component; None means no fuel limit.
+    fuel: int | None = Field(None, gt=0)
+
+
+class FlowConfig(_Model):
+    function: Path
+    integrations: list[str] = []
+    memory: bool = False
+    on: dict[str, list[str]] = {}
+    limits: Limits = Limits()
+    settings: dict[str, Any] = {}
+
+    def triggered_by(self, event: str, action: str | None) -> bool:
+        """Whether `on:` matches this event (an empty action list means any action)."""
+        if event not in self.on:
+            return False
+        actions = self.on[event]
+        return not actions or action in actions
+
+
+class AppConfig(_Model):
+    database: DatabaseConfig = DatabaseConfig()
+    server: ServerConfig = ServerConfig()
+    github: GithubConfig = GithubConfig()
+    llm: LLMConfig = LLMConfig()
+    flows: dict[str, FlowConfig] = {}
+    # Folder holding app.yaml; relative paths resolve against it.
+    root: Path = Field(default=Path("."), exclude=True)
+
+    def integration_dir(self, name: str) -> Path:
+        return self.root / "integrations" / name
+
+    def flow(self, name: str) -> FlowConfig:
+        try:
+            return self.flows[name]
+        except KeyError:
+            known = ", ".join(sorted(self.flows)) or "none"
+            raise ConfigError(f"unknown flow {name!r} (flows in app.yaml: {known})") from None
+
+
+def interpolate(value: Any, env: dict[str, str] | None = None, where: str = "") -> Any:
+    """Replace `${VAR}` and `${VAR:-default}` in every string of a YAML tree."""
+    env = os.environ if env is None else env
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        got = env.get(name, "")
+        return got if got != "" or default is None else default
+
+    if "${" in value and not _VAR.search(value):
+        raise ConfigError(f"{where}: malformed variable reference in {value!r}")
+    return _VAR.sub(sub, value)
+
+
+def _resolve_paths(cfg: AppConfig) -> None:
+    root = cfg.root
+    for flow in cfg.flows.values():
+        flow.function = (root / flow.function).resolve()
+    if cfg.github.private_key_path is not None:
+        cfg.github.private_key_path = (root / cfg.github.private_key_path).resolve()
+    if cfg.llm.llama.model_path is not None:
+        cfg.llm.llama.model_path = (root / cfg.llm.llama.model_path).resolve()
+    url = cfg.database.url
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+        cfg.database.url = prefix + str((root / url[len(prefix) :]).resolve())
+
+
+def _check_references(cfg: AppConfig) -> list[str]:
+    problems = []
+    for name, flow in cfg.flows.items():
+        if not FLOW_NAME.match(name):
+            problems.append(f"flows.{name}: a flow name is lower-case letters, digits, - and _")
+        if not (flow.function / "app.py").is_file():
+            problems.append(f"flows.{name}.function: no app.py in {flow.function}")
+        for i, integ in enumerate(flow.integrations):
+            if not (cfg.integration_dir(integ) / "app.py").is_file():
+                problems.append(
+                    f"flows.{name}.integrations[{i}]: no integration {integ!r} "
+                    f"(expected {cfg.integration_dir(integ)}/app.py)"
+                )
+    return problems
+
+
+def _format_validation(err: ValidationError) -> list[str]:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        lines.append(f"{loc}: {e['msg']}")
+    return lines
+
+
+def parse_config(text: str, root: Path, source: str = "app.yaml") -> AppConfig:
+    """Parse and validate app.yaml text; raise ConfigError naming every bad key."""
+    try:
+        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{where}: invalid YAML: {problem}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping, not {type(raw).__name__}")
+    raw = interpolate(raw)
+    try:
+        cfg = AppConfig.model_validate({**raw, "root": root.resolve()})
+    except ValidationError as e:
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(_format_validation(e))) from None
+    _resolve_paths(cfg)
+    problems = _check_references(cfg)
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(problems))
+    return cfg
+
+
+def load_config(path: str | Path) -> AppConfig:
+    """Load app.yaml from disk."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read config: {e}") from None
+    return parse_config(text, path.parent, source=str(path))

@@ -1,0 +1,74 @@
+"""Build, load and run flows: what `flows run` and the workers call."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from flows.build import BuiltComponent, ComponentSource, build_one, project_wit
+from flows.config import AppConfig
+from flows.events import Event
+from flows.host import HostServices
+from flows.run import RunReport
+from flows.sandbox.engine import Engine, LoadedComponent, get_engine
+from flows.sandbox.linking import FlowPlan, plan_flow
+from flows.sandbox.runner import run_plan
+
+
+class Runtime:
+    """Flows of one app.yaml, loaded once and run many times."""
+
+    def __init__(
+        self, cfg: AppConfig, host: HostServices | None = None, engine: Engine | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.host = host or HostServices(cfg)
+        self.engine = engine or get_engine()
+        self._plans: dict[str, FlowPlan] = {}
+        self._lock = threading.Lock()
+        self.built: list[BuiltComponent] = []
+
+    def _load(self, src: ComponentSource) -> LoadedComponent:
+        built = build_one(src)
+        self.built.append(built)
+        return self.engine.load(built)
+
+    def plan(self, name: str) -> FlowPlan:
+        """Build (cached), load and link-check a flow; raises FlowsError subclasses."""
+        with self._lock:
+            if name in self._plans:
+                return self._plans[name]
+            flow = self.cfg.flow(name)
+            wit = project_wit(self.cfg)
+            function = self._load(
+                ComponentSource("function", flow.function.name, flow.function, wit)
+            )
+            integrations = {
+                iname: self._load(
+                    ComponentSource("integration", iname, self.cfg.integration_dir(iname), wit)
+                )
+                for iname in flow.integrations
+            }
+            plan = plan_flow(name, flow, function, integrations, self.host.available())
+            self._plans[name] = plan
+            return plan
+
+    def run(
+        self,
+        name: str,
+        event: Event,
+        dry_run: bool = False,
+        run_id: str | None = None,
+        inspect: Callable[[], None] | None = None,
+    ) -> RunReport:
+        plan = self.plan(name)
+        return run_plan(
+            self.engine,
+            plan,
+            event,
+            self.host.capabilities,
+            self.host.recorder(),
+            dry_run=dry_run,
+            run_id=run_id,
+            inspect=inspect,
+        )

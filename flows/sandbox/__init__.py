@@ -1,0 +1,1 @@
+"""The sandbox host: engine, linking with grants, and running one flow on one event."""

@@ -1,0 +1,282 @@
+"""Run one flow on one event: fresh stores, host-mediated links, clear failures."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import wasmtime
+from wasmtime import component as wc
+
+from flows.capabilities import HOST_LOG, HostError
+from flows.capabilities.log import Log
+from flows.config import Limits
+from flows.events import Event
+from flows.run import Failure, RunContext, RunRecorder, RunReport, llm_summary, new_run_id
+from flows.sandbox.engine import FUEL_UNLIMITED, Engine, GuestOutput, LoadedComponent
+from flows.sandbox.linking import FlowPlan
+from flows.sandbox.values import record, result_wrappers
+
+CapabilityFactory = Callable[[RunContext, RunRecorder], dict[str, Any]]
+_FRAME = re.compile(r'File "/(\d+)/([^"]+)", line (\d+)')
+
+
+def classify(error: Exception, component: str, stderr: str, limits: Limits) -> Failure:
+    """Map a wasmtime error plus the guest's stderr to a clear failure reason."""
+    text = str(error)
+    if "interrupt" in text and "wasm trap" in text:
+        return Failure(
+            "timeout", component, f"{component} ran past the deadline of {limits.timeout_s:g} s "
+            "(limits.timeout_s)",
+        )  # fmt: skip
+    if "all fuel consumed" in text:
+        return Failure(
+            "fuel", component, f"{component} used all its fuel ({limits.fuel} units, limits.fuel)"
+        )
+    if "MemoryError" in stderr or "exceeds memory limits" in text or "memory limit" in text:
+        return Failure(
+            "memory", component, f"{component} ran out of memory: the cap is "
+            f"{limits.memory_mb} MB (limits.memory_mb)",
+        )  # fmt: skip
+    if "Traceback (most recent call last)" in stderr:
+        tb = stderr[stderr.rindex("Traceback (most recent call last)") :]
+        tb = tb.split("\nthread '", 1)[0]  # the runtime's panic note follows the traceback
+        lines = [ln for ln in tb.splitlines() if ln.strip()]
+        exc_line = next(
+            (ln for ln in reversed(lines) if re.match(r"^[A-Za-z_][\w.]*(: |$)", ln)), lines[-1]
+        )
+        frames = _FRAME.findall(tb)
+        where = f" at {frames[-1][1]}:{frames[-1][2]}" if frames else ""
+        return Failure("exception", component, f"{component} raised {exc_line.strip()}{where}")
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    frames = re.findall(r"^\s+\d+: 0x[0-9a-f]+ - (.+)$", text, re.MULTILINE)[:3]
+    detail = f" (in {' <- '.join(frames)})" if frames else ""
+    return Failure("trap", component, f"{component} trapped: {first}{detail}")
+
+
+class _Sandbox:
+    """The stores, outputs and instances of one run."""
+
+    def __init__(self, engine: Engine, limits: Limits, ctx: RunContext, rec: RunRecorder) -> None:
+        self.engine = engine
+        self.limits = limits
+        self.ctx = ctx
+        self.rec = rec
+        self.outputs: dict[str, GuestOutput] = {}
+        self.stores: dict[str, wasmtime.Store] = {}
+
+    def store(self, label: str) -> wasmtime.Store:
+        out = self.engine.new_output()
+        self.outputs[label] = out
+        store = self.engine.new_store(
+            out, self.ctx.remaining(), self.limits.memory_mb, self.limits.fuel
+        )
+        self.stores[label] = store
+        return store
+
+    def stderr(self, label: str) -> str:
+        return self.outputs[label].read()[1] if label in self.outputs else ""
+
+    def fail_from(self, error: Exception, label: str) -> None:
+        self.rec.fail(classify(error, label, self.stderr(label), self.limits))
+
+    def link_host(
+        self, linker: wc.Linker, comp: LoadedComponent, label: str, caps: dict[str, Any]
+    ) -> None:
+        with linker.root() as root:
+            for iface, funcs in comp.imports.items():
+                if iface.startswith("wasi:") or not funcs or iface not in caps:
+                    continue
+                cap = Log(self.rec, label) if iface == HOST_LOG else caps[iface]
+                with root.add_instance(iface) as inst:
+                    for fname, fty in funcs.items():
+                        inst.add_func(fname, self._host_func(cap, iface, fname, fty.result))
+
+    def _host_func(self, cap: Any, iface: str, fname: str, result_ty: Any):
+        method = getattr(cap, fname.replace("-", "_"))
+        wrap = result_wrappers(result_ty)
+        who = f"host:{iface.split('/')[-1].split('@')[0]}"
+
+        def call(_store: Any, *args: Any) -> Any:
+            try:
+                value = method(*args)
+            except HostError as e:
+                if wrap is None:
+                    self.rec.fail(Failure("host_error", who, f"{fname}: {e}"))
+                    raise
+                self.rec.log(who, "warn", f"{fname}: {e}")
+                return wrap[1](str(e))
+            except Exception as e:
+                self.rec.fail(Failure("host_error", who, f"{fname} failed: {type(e).__name__}: {e}"))
+                raise
+            return wrap[0](value) if wrap else value
+
+        return call
+
+    def forwarder(self, func: wc.Func, store: wasmtime.Store, label: str):
+        """A host function that calls an integration's export in its own store."""
+
+        def call(_store: Any, *args: Any) -> Any:
+            try:
+                value = func(store, *args)
+                func.post_return(store)
+            except wasmtime.WasmtimeError as e:
+                self.fail_from(e, label)
+                raise
+            return value
+
+        return call
+
+    def collect(self) -> dict[str, Any]:
+        fuel = {}
+        for label, out in self.outputs.items():
+            stdout, stderr = out.read()
+            for stream, text in (("stdout", stdout), ("stderr", stderr)):
+                for line in text.splitlines():
+                    if line.strip():
+                        self.rec.log(label, stream, line)
+            if out.truncated:
+                self.rec.log(label, "warn", "output over 256 KiB was cut")
+            store = self.stores.get(label)
+            if store is not None:
+                budget = self.limits.fuel or FUEL_UNLIMITED
+                try:
+                    fuel[label] = budget - store.get_fuel()
+                except wasmtime.WasmtimeError:
+                    pass
+        return fuel
+
+    def close(self) -> None:
+        for out in self.outputs.values():
+            out.close()
+        for store in self.stores.values():
+            store.close()
+
+
+def run_plan(
+    engine: Engine,
+    plan: FlowPlan,
+    event: Event,
+    capabilities: CapabilityFactory,
+    recorder: RunRecorder,
+    dry_run: bool = False,
+    run_id: str | None = None,
+    inspect: Callable[[], None] | None = None,
+) -> RunReport:
+    """Run `plan` on `event` in fresh sandboxes. Never raises for guest faults.
+
+    `inspect`, if given, is called after the call and before teardown (tests
+    use it to look at guest memory while it is still mapped)."""
+    start = time.monotonic()
+    limits = plan.config.limits
+    ctx = RunContext(
+        run_id=run_id or new_run_id(),
+        flow=plan.name,
+        event_name=event.name,
+        repository=event.repository,
+        installation_id=event.installation_id,
+        dry_run=dry_run,
+        deadline=start + limits.timeout_s,
+    )
+    rec = recorder
+    box = _Sandbox(engine, limits, ctx, rec)
+    timings: dict[str, float] = {}
+    result: Any = None
+    fuel: dict[str, int] = {}
+    try:
+        caps = capabilities(ctx, rec)
+        t0 = time.perf_counter()
+        instances: dict[str, tuple[wasmtime.Store, wc.Instance]] = {}
+        for iname, comp in plan.integrations.items():
+            label = f"integration:{iname}"
+            store = box.store(label)
+            linker = wc.Linker(engine.engine)
+            linker.add_wasip2()
+            box.link_host(linker, comp, label, caps)
+            try:
+                instances[iname] = (store, linker.instantiate(store, comp.component))
+            except wasmtime.WasmtimeError as e:
+                box.fail_from(e, label)
+                raise
+        label = "function"
+        store = box.store(label)
+        linker = wc.Linker(engine.engine)
+        linker.add_wasip2()
+        box.link_host(linker, plan.function, label, caps)
+        with linker.root() as root:
+            for iface, target in plan.routes.items():
+                if target == "host":
+                    continue
+                istore, inst = instances[target]
+                with root.add_instance(iface) as li:
+                    parent = inst.get_export_index(istore, iface)
+                    for fname in plan.function.imports[iface]:
+                        idx = inst.get_export_index(istore, fname, parent)
+                        func = inst.get_func(istore, idx)
+                        li.add_func(fname, box.forwarder(func, istore, f"integration:{target}"))
+        instance = linker.instantiate(store, plan.function.component)
+        t1 = time.perf_counter()
+        timings["instantiate"] = round((t1 - t0) * 1000, 2)
+        handle = instance.get_func(store, "handle")
+        out = handle(store, event.to_record(), _context_record(plan, ctx))
+        handle.post_return(store)
+        timings["call"] = round((time.perf_counter() - t1) * 1000, 2)
+        if out.tag == "ok":
+            result = _parse_result(out.payload)
+        else:
+            rec.fail(Failure("flow_error", "function", str(out.payload)))
+        if inspect is not None:
+            inspect()
+    except wasmtime.WasmtimeError as e:
+        box.fail_from(e, "function")
+    except Exception as e:  # a host-side bug must not take the worker down
+        rec.fail(Failure("host_error", "host", f"{type(e).__name__}: {e}"))
+    finally:
+        fuel = box.collect()
+        box.close()
+    failure = rec.failure
+    return RunReport(
+        run_id=ctx.run_id,
+        flow=plan.name,
+        event=event.name,
+        action=event.action,
+        delivery_id=event.delivery_id,
+        repository=event.repository,
+        dry_run=dry_run,
+        status="failed" if failure else "ok",
+        error=failure,
+        result=result,
+        writes=rec.writes,
+        logs=rec.logs,
+        duration_ms=round((time.monotonic() - start) * 1000, 2),
+        timings_ms=timings,
+        resources={
+            "fuel_consumed": fuel,
+            "limits": limits.model_dump(),
+            "components": [plan.function.built.source.name, *plan.integrations],
+        },
+        llm=llm_summary(rec.llm_calls),
+    )
+
+
+def _context_record(plan: FlowPlan, ctx: RunContext) -> wc.Record:
+    return record(
+        {
+            "flow": plan.name,
+            "run-id": ctx.run_id,
+            "repository": ctx.repository,
+            "installation-id": ctx.installation_id,
+            "settings": json.dumps(plan.config.settings),
+            "dry-run": ctx.dry_run,
+        }
+    )
+
+
+def _parse_result(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
