@@ -24,7 +24,7 @@ from flows.config import AppConfig
 from flows.errors import BuildError
 
 # Bump when the build procedure changes in a way that changes outputs.
-BUILD_FORMAT = "1"
+BUILD_FORMAT = "2"
 # The CPython inside componentize-py 0.25's runtime; bundled wheels must suit it.
 GUEST_PYTHON = "3.14"
 WIT_DIR = Path(__file__).parent / "wit"
@@ -135,7 +135,8 @@ def _install_deps(src: ComponentSource, cache: Path) -> Path | None:
     target = cache / "deps" / key
     if (target / ".complete").is_file():
         return target
-    tmp = Path(tempfile.mkdtemp(prefix="deps-", dir=cache))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".deps-", dir=target.parent))
     cmd = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
         "--target", str(tmp), "--only-binary=:all:", "--platform", "any",
@@ -153,8 +154,10 @@ def _install_deps(src: ComponentSource, cache: Path) -> Path | None:
     (tmp / ".complete").write_text("ok")
     try:
         tmp.rename(target)
-    except OSError:  # another build got there first
+    except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / ".complete").is_file():
+            raise
     return target
 
 
@@ -215,7 +218,17 @@ def build_one(src: ComponentSource, force: bool = False) -> BuiltComponent:
             *[a for p in python_paths for a in ("-p", str(p))],
             "app", "-o", str(tmp_out),
         ]  # fmt: skip
-        env = {**os.environ, "RUST_BACKTRACE": "0", "RUST_LIB_BACKTRACE": "0"}
+        # componentize-py appends $VIRTUAL_ENV's (or the running Python's)
+        # site-packages to the search path; an empty VIRTUAL_ENV keeps the
+        # host's packages out, so a guest gets only what it declares.
+        hermetic = Path(tmp) / "no-venv"
+        hermetic.mkdir()
+        env = {
+            **os.environ,
+            "VIRTUAL_ENV": str(hermetic),
+            "RUST_BACKTRACE": "0",
+            "RUST_LIB_BACKTRACE": "0",
+        }
         exe = shutil.which("componentize-py") or str(Path(sys.executable).parent / cmd[0])
         proc = subprocess.run([exe, *cmd[1:]], capture_output=True, text=True, env=env)
         if proc.returncode != 0 or not tmp_out.is_file():
