@@ -126,7 +126,9 @@ def interpolate(value: Any, env: dict[str, str] | None = None, where: str = "") 
     """Replace `${VAR}` and `${VAR:-default}` in every string of a YAML tree."""
     env = os.environ if env is None else env
     if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {
+            k: interpolate(v, env, f"{where}.{k}" if where else str(k)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -185,7 +187,7 @@ def _format_validation(err: ValidationError) -> list[str]:
 def parse_config(text: str, root: Path, source: str = "app.yaml") -> AppConfig:
     """Parse and validate app.yaml text; raise ConfigError naming every bad key."""
     try:
-        raw = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+        raw = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -199,7 +201,9 @@ def parse_config(text: str, root: Path, source: str = "app.yaml") -> AppConfig:
     try:
         cfg = AppConfig.model_validate({**raw, "root": root.resolve()})
     except ValidationError as e:
-        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(_format_validation(e))) from None
+        raise ConfigError(
+            f"{source} is invalid:\n  " + "\n  ".join(_format_validation(e))
+        ) from None
     _resolve_paths(cfg)
     problems = _check_references(cfg)
     if problems:

@@ -68,7 +68,9 @@ def guess_event_name(payload: dict[str, Any]) -> str | None:
     for key, name in _SHAPES:
         if key in payload:
             if key == "comment":
-                return "pull_request_review_comment" if "pull_request" in payload else "issue_comment"
+                return (
+                    "pull_request_review_comment" if "pull_request" in payload else "issue_comment"
+                )
             if key == "issue" and "comment" not in payload:
                 return "issues"
             return name

@@ -93,7 +93,9 @@ class RunRecorder:
         """Record the first failure; later ones are consequences of it."""
         with self._lock:
             if self.failure is None:
-                self.failure = Failure(failure.kind, failure.component, self._redact(failure.message))
+                self.failure = Failure(
+                    failure.kind, failure.component, self._redact(failure.message)
+                )
 
 
 @dataclass

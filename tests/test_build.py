@@ -92,7 +92,7 @@ def test_missing_world_file(tmp_path):
     d = tmp_path / "fn"
     d.mkdir()
     (d / "app.py").write_text("")
-    with pytest.raises(BuildError, match="world.wit: missing"):
+    with pytest.raises(BuildError, match=r"world\.wit: missing"):
         build_one(ComponentSource("function", "fn", d))
 
 
@@ -112,7 +112,7 @@ def test_pure_python_dependency_is_bundled_and_runs(tmp_path):
 @pytest.mark.slow
 def test_dependency_without_pure_python_wheel_is_a_clear_error(tmp_path):
     src = make(tmp_path, "", requirements__txt="flows-no-such-package-xyz==1.0\n")
-    with pytest.raises(BuildError, match="requirements.txt: cannot install pure-Python"):
+    with pytest.raises(BuildError, match=r"requirements\.txt: cannot install pure-Python"):
         build_one(src)
 
 

@@ -27,7 +27,11 @@ def test_event_name_guessed_from_real_payloads(fixture, name):
 
 def test_load_event_reads_context():
     ev = load_event(FIXTURES / "pull_request.opened.json")
-    assert (ev.name, ev.action, ev.repository) == ("pull_request", "opened", "Codertocat/Hello-World")
+    assert (ev.name, ev.action, ev.repository) == (
+        "pull_request",
+        "opened",
+        "Codertocat/Hello-World",
+    )
     assert ev.installation_id == 1
 
 

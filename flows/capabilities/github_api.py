@@ -7,6 +7,7 @@ import re
 import urllib.parse
 from typing import Any, Protocol
 
+import requests
 from github import Auth, Github, GithubRetry
 from github.GithubException import GithubException
 from wasmtime.component import Record
@@ -72,7 +73,11 @@ def _dry_run_response(method: str, body: Any) -> tuple[int, dict[str, str], str]
     echo = dict(body) if isinstance(body, dict) else {}
     echo.setdefault("id", 0)
     echo["dry_run"] = True
-    return (201 if method == "POST" else 200), {"content-type": "application/json"}, json.dumps(echo)
+    return (
+        (201 if method == "POST" else 200),
+        {"content-type": "application/json"},
+        json.dumps(echo),
+    )
 
 
 class GithubApi:
@@ -127,7 +132,13 @@ class GithubApi:
             )
         except GithubException as e:  # raised only for failures PyGithub does not return
             raise HostError(f"GitHub request failed: {e.status} {e.data}") from None
-        except Exception as e:  # network errors, timeouts, retries exhausted
+        except requests.exceptions.RetryError as e:
+            got = re.search(r"too many (\d+) error responses", str(e))
+            status = f" (last status {got.group(1)})" if got else ""
+            raise HostError(f"GitHub failed on every attempt{status}; retries exhausted") from None
+        except requests.exceptions.Timeout:
+            raise HostError(f"GitHub did not answer {method} {path} in time") from None
+        except Exception as e:  # connection refused, DNS, TLS
             raise HostError(f"GitHub request {method} {path} failed: {type(e).__name__}") from None
         return status, resp_headers, text or ""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -110,7 +111,9 @@ class _Sandbox:
                 self.rec.log(who, "warn", f"{fname}: {e}")
                 return wrap[1](str(e))
             except Exception as e:
-                self.rec.fail(Failure("host_error", who, f"{fname} failed: {type(e).__name__}: {e}"))
+                self.rec.fail(
+                    Failure("host_error", who, f"{fname} failed: {type(e).__name__}: {e}")
+                )
                 raise
             return wrap[0](value) if wrap else value
 
@@ -143,10 +146,8 @@ class _Sandbox:
             store = self.stores.get(label)
             if store is not None:
                 budget = self.limits.fuel or FUEL_UNLIMITED
-                try:
+                with contextlib.suppress(wasmtime.WasmtimeError):
                     fuel[label] = budget - store.get_fuel()
-                except wasmtime.WasmtimeError:
-                    pass
         return fuel
 
     def close(self) -> None:

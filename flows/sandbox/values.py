@@ -27,4 +27,3 @@ def result_wrappers(ty: Any) -> tuple[Callable[[Any], Any], Callable[[str], Any]
     if ty._tagged():
         return (lambda v: wc.Variant("ok", v)), (lambda m: wc.Variant("err", m))
     return (lambda v: v), (lambda m: m)
-

@@ -36,11 +36,10 @@ def _call(method, path, query=None, body=None):
     except Err as e:
         raise Err(f"{method} {path}: {e.value}") from None
     if resp.status >= 400:
-        message = ""
         try:
             message = json.loads(resp.body).get("message", "")
         except (ValueError, AttributeError):
-            pass
+            message = ""
         raise Err(f"{method} {path}: GitHub answered {resp.status} {message}".rstrip())
     return resp
 
