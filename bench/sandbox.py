@@ -55,12 +55,12 @@ def load_times(rt: Runtime) -> None:
 
     from wasmtime import component as wc
 
-    for b in rt.built:
+    for b in rt.built.values():
         engine = rt.engine.engine
         t = time.perf_counter()
         wc.Component.from_file(engine, str(b.wasm))
         compile_ms = (time.perf_counter() - t) * 1000
-        path = rt.engine._compiled_path(b.digest)
+        path = rt.engine.compiled_path(b.digest)
         t = time.perf_counter()
         wc.Component.deserialize_file(engine, str(path))
         warm_ms = (time.perf_counter() - t) * 1000
@@ -142,7 +142,7 @@ def main() -> None:
     instantiate(rt, args.runs)
     call_overhead(rt)
     load_times(rt)
-    assert all(build_one(b.source).cached for b in rt.built)
+    assert all(build_one(b.source).cached for b in rt.built.values())
 
 
 if __name__ == "__main__":

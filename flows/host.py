@@ -37,10 +37,8 @@ class HostServices:
         return RunRecorder(self.redactor)
 
     def capabilities(self, ctx: RunContext, recorder: RunRecorder) -> dict[str, Any]:
-        return {
-            HOST_LOG: None,  # one Log per component, made by the sandbox
-            HOST_GITHUB_API: GithubApi(self.github, ctx, recorder),
-        }
+        # log is made per component by the sandbox, so lines name their component
+        return {HOST_GITHUB_API: GithubApi(self.github, ctx, recorder)}
 
 
 def _secrets(cfg: AppConfig) -> list[str]:

@@ -26,11 +26,11 @@ class Runtime:
         self.engine = engine or get_engine()
         self._plans: dict[str, FlowPlan] = {}
         self._lock = threading.Lock()
-        self.built: list[BuiltComponent] = []
+        self.built: dict[str, BuiltComponent] = {}  # by digest
 
     def _load(self, src: ComponentSource) -> LoadedComponent:
         built = build_one(src)
-        self.built.append(built)
+        self.built[built.digest] = built
         return self.engine.load(built)
 
     def plan(self, name: str) -> FlowPlan:

@@ -134,7 +134,7 @@ class Engine:
             self._outputs.add(out)
         return out
 
-    def _compiled_path(self, digest: str) -> Path:
+    def compiled_path(self, digest: str) -> Path:
         version = metadata.version("wasmtime")
         return cache_dir() / "compiled" / f"{digest}-wasmtime{version}-epoch-fuel.cwasm"
 
@@ -145,7 +145,7 @@ class Engine:
             if hit is not None:
                 return hit
             start = time.perf_counter()
-            path = self._compiled_path(built.digest)
+            path = self.compiled_path(built.digest)
             comp = None
             from_cache = False
             if path.is_file():

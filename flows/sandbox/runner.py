@@ -89,9 +89,9 @@ class _Sandbox:
     ) -> None:
         with linker.root() as root:
             for iface, funcs in comp.imports.items():
-                if iface.startswith("wasi:") or not funcs or iface not in caps:
+                cap = Log(self.rec, label) if iface == HOST_LOG else caps.get(iface)
+                if iface.startswith("wasi:") or not funcs or cap is None:
                     continue
-                cap = Log(self.rec, label) if iface == HOST_LOG else caps[iface]
                 with root.add_instance(iface) as inst:
                     for fname, fty in funcs.items():
                         inst.add_func(fname, self._host_func(cap, iface, fname, fty.result))
@@ -182,13 +182,12 @@ def run_plan(
         dry_run=dry_run,
         deadline=start + limits.timeout_s,
     )
-    rec = recorder
-    box = _Sandbox(engine, limits, ctx, rec)
+    box = _Sandbox(engine, limits, ctx, recorder)
     timings: dict[str, float] = {}
     result: Any = None
     fuel: dict[str, int] = {}
     try:
-        caps = capabilities(ctx, rec)
+        caps = capabilities(ctx, recorder)
         t0 = time.perf_counter()
         instances: dict[str, tuple[wasmtime.Store, wc.Instance]] = {}
         for iname, comp in plan.integrations.items():
@@ -228,17 +227,17 @@ def run_plan(
         if out.tag == "ok":
             result = _parse_result(out.payload)
         else:
-            rec.fail(Failure("flow_error", "function", str(out.payload)))
+            recorder.fail(Failure("flow_error", "function", str(out.payload)))
         if inspect is not None:
             inspect()
     except wasmtime.WasmtimeError as e:
         box.fail_from(e, "function")
     except Exception as e:  # a host-side bug must not take the worker down
-        rec.fail(Failure("host_error", "host", f"{type(e).__name__}: {e}"))
+        recorder.fail(Failure("host_error", "host", f"{type(e).__name__}: {e}"))
     finally:
         fuel = box.collect()
         box.close()
-    failure = rec.failure
+    failure = recorder.failure
     return RunReport(
         run_id=ctx.run_id,
         flow=plan.name,
@@ -250,8 +249,8 @@ def run_plan(
         status="failed" if failure else "ok",
         error=failure,
         result=result,
-        writes=rec.writes,
-        logs=rec.logs,
+        writes=recorder.writes,
+        logs=recorder.logs,
         duration_ms=round((time.monotonic() - start) * 1000, 2),
         timings_ms=timings,
         resources={
@@ -259,7 +258,7 @@ def run_plan(
             "limits": limits.model_dump(),
             "components": [plan.function.built.source.name, *plan.integrations],
         },
-        llm=llm_summary(rec.llm_calls),
+        llm=llm_summary(recorder.llm_calls),
     )
 
 
