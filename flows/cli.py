@@ -101,5 +101,90 @@ def run(
     sys.exit(0 if report.ok else 1)
 
 
+def _service(cfg: AppConfig, migrate: bool | None = None):  # -> Service
+    from flows.service import Service
+
+    _logging()
+    try:
+        service = Service(cfg)
+        service.prepare(migrate)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    return service
+
+
+def _logging() -> None:
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+@main.command()
+@CONFIG
+@click.option("--host", help="Address to listen on (default: server.host).")
+@click.option("--port", type=int, help="Port (default: server.port).")
+@click.option("--workers", type=int, help="Worker threads (default: server.workers).")
+def serve(config_path: Path, host: str | None, port: int | None, workers: int | None) -> None:
+    """Webhook API plus in-process workers (migrates SQLite and builds flows first)."""
+    import uvicorn
+
+    from flows.server import create_app
+
+    cfg = _load(config_path)
+    service = _service(cfg)
+    threads = cfg.server.workers if workers is None else workers
+    app = create_app(service, threads)
+    uvicorn.run(
+        app,
+        host=host or cfg.server.host,
+        port=port or cfg.server.port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@main.command()
+@CONFIG
+@click.option("--threads", type=int, help="Worker threads (default: server.workers).")
+def worker(config_path: Path, threads: int | None) -> None:
+    """Extra workers, without the HTTP API (run several against PostgreSQL)."""
+    import signal
+    import threading
+
+    cfg = _load(config_path)
+    service = _service(cfg)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    service.start_workers(max(1, cfg.server.workers if threads is None else threads))
+    click.echo(f"flows worker: {len(service.pool.workers)} threads; Ctrl-C stops", err=True)
+    stop.wait()
+    service.stop_workers()
+
+
+@main.command()
+@CONFIG
+def migrate(config_path: Path) -> None:
+    """Upgrade the database to the newest schema (Alembic)."""
+    from flows.db import get_engine
+    from flows.db.migrate import current, upgrade
+
+    cfg = _load(config_path)
+    engine = get_engine(cfg.database.url)
+    try:
+        before = current(engine)
+        upgrade(engine)
+    except Exception as e:
+        click.echo(f"error: migration failed: {type(e).__name__}: {e}", err=True)
+        sys.exit(2)
+    after = current(engine)
+    state = "already at" if before == after else f"upgraded from {before or 'empty'} to"
+    click.echo(f"{engine.url.render_as_string(hide_password=True)}: {state} {after}")
+
+
 if __name__ == "__main__":
     main()

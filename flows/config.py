@@ -48,7 +48,21 @@ class DatabaseConfig(_Model):
 class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    # worker threads in `flows serve` (and the default for `flows worker`)
     workers: int = Field(2, ge=0, le=256)
+    # the address GitHub reaches this server at (for /setup); default: the request's
+    public_url: str | None = None
+
+
+class QueueConfig(_Model):
+    # a claimed job is reclaimed by another worker when its lease runs out
+    lease_s: float = Field(60.0, ge=1, le=3600)
+    # attempts for transient failures before the job is dead-lettered
+    max_attempts: int = Field(5, ge=1, le=50)
+    backoff_base_s: float = Field(10.0, gt=0, le=3600)
+    backoff_max_s: float = Field(900.0, gt=0, le=86400)
+    # how long an idle worker waits before looking for work again
+    poll_s: float = Field(0.5, gt=0, le=60)
 
 
 class GithubConfig(_Model):
@@ -59,6 +73,19 @@ class GithubConfig(_Model):
     # A personal access token, used instead of App auth (handy for `flows run`).
     token: SecretStr | None = None
     timeout_s: float = Field(30.0, gt=0, le=600)
+    # PyGithub's spacing between requests and between writes within a run
+    request_interval_s: float = Field(0.25, ge=0, le=10)
+    write_interval_s: float = Field(1.0, ge=0, le=10)
+    # where `GET /setup` stores the App it registers; read when app_id is unset
+    credentials_file: Path = Path(".flows/github-app.json")
+
+    @property
+    def web_url(self) -> str:
+        """The web address matching api_url (github.com, or a GHES host)."""
+        api = self.api_url.rstrip("/")
+        if api == "https://api.github.com":
+            return "https://github.com"
+        return api.removesuffix("/api/v3")
 
 
 class OpenAIConfig(_Model):
@@ -105,6 +132,7 @@ class FlowConfig(_Model):
 class AppConfig(_Model):
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
+    queue: QueueConfig = QueueConfig()
     github: GithubConfig = GithubConfig()
     llm: LLMConfig = LLMConfig()
     flows: dict[str, FlowConfig] = {}
@@ -150,6 +178,7 @@ def _resolve_paths(cfg: AppConfig) -> None:
     root = cfg.root
     for flow in cfg.flows.values():
         flow.function = (root / flow.function).resolve()
+    cfg.github.credentials_file = (root / cfg.github.credentials_file).resolve()
     if cfg.github.private_key_path is not None:
         cfg.github.private_key_path = (root / cfg.github.private_key_path).resolve()
     if cfg.llm.llama.model_path is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from flows.capabilities import HOST_GITHUB_API, HOST_LOG
 from flows.capabilities.github_api import GithubApi, GithubClient, TokenSource
 from flows.config import AppConfig
+from flows.github_app import AppCredentials, InstallationTokens, load_credentials
 from flows.run import Redactor, RunContext, RunRecorder
 
 
@@ -19,15 +20,50 @@ class StaticToken:
     def token(self, installation_id: int | None) -> str | None:
         return self._token
 
+    def login(self) -> str | None:
+        return None
+
 
 class HostServices:
-    """Holds the secrets and clients; hands each run its capabilities."""
+    """Holds the secrets and clients; hands each run its capabilities.
+
+    GitHub calls use the App's installation tokens when an App is configured
+    (app.yaml or the file `/setup` wrote), else `github.token`, else nothing."""
 
     def __init__(self, cfg: AppConfig, tokens: TokenSource | None = None) -> None:
-        gh = cfg.github
-        pat = gh.token.get_secret_value() if gh.token else None
-        self.github = GithubClient(gh.api_url, tokens or StaticToken(pat), gh.timeout_s)
+        self.cfg = cfg
         self.redactor = Redactor(_secrets(cfg))
+        self.app: AppCredentials | None = None
+        self.github: GithubClient
+        if tokens is not None:
+            self._use(tokens)
+        else:
+            self.use_app(load_credentials(cfg.github))
+
+    def use_app(self, creds: AppCredentials | None) -> None:
+        """Switch to these App credentials (None: the PAT, if any)."""
+        self.app = creds
+        gh = self.cfg.github
+        if creds is None:
+            pat = gh.token.get_secret_value() if gh.token else None
+            self._use(StaticToken(pat))
+            return
+        self.redactor.add(*creds.secrets())
+        self._use(InstallationTokens(creds, gh.api_url, gh.timeout_s, self.redactor.add))
+
+    def _use(self, tokens: TokenSource) -> None:
+        gh = self.cfg.github
+        self.tokens = tokens
+        self.github = GithubClient(
+            gh.api_url, tokens, gh.timeout_s, gh.request_interval_s, gh.write_interval_s
+        )
+
+    @property
+    def webhook_secret(self) -> str | None:
+        if self.app is not None and self.app.webhook_secret:
+            return self.app.webhook_secret
+        secret = self.cfg.github.webhook_secret
+        return secret.get_secret_value() if secret else None
 
     def available(self) -> set[str]:
         """The flows:host interfaces this host implements."""

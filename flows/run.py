@@ -45,7 +45,13 @@ class Redactor:
     """Replaces known secrets in anything that is recorded."""
 
     def __init__(self, secrets: list[str] | None = None) -> None:
-        self._secrets = sorted({s for s in (secrets or []) if s and len(s) >= 4}, key=len)[::-1]
+        self._secrets: list[str] = []
+        self.add(*(secrets or []))
+
+    def add(self, *secrets: str) -> None:
+        """Also mask these (e.g. an installation token minted just now)."""
+        known = set(self._secrets) | {s for s in secrets if s and len(s) >= 4}
+        self._secrets = sorted(known, key=len, reverse=True)
 
     def __call__(self, text: str) -> str:
         for s in self._secrets:
@@ -66,6 +72,8 @@ class RunRecorder:
         self.llm_calls: list[dict[str, Any]] = []
         self.dropped_logs = 0
         self.failure: Failure | None = None
+        # set when something failed that may work later (see HostError.transient)
+        self.retry: dict[str, Any] | None = None
 
     def log(self, component: str, level: str, message: str) -> None:
         with self._lock:
@@ -88,6 +96,14 @@ class RunRecorder:
     def llm_call(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.llm_calls.append(entry)
+
+    def transient(self, reason: str, retry_after: float | None = None) -> None:
+        """Note a failure worth retrying later; the longest wait asked for wins."""
+        with self._lock:
+            wait = retry_after
+            if self.retry is not None and self.retry.get("after_s") is not None:
+                wait = max(wait or 0.0, self.retry["after_s"])
+            self.retry = {"reason": self._redact(reason), "after_s": wait}
 
     def fail(self, failure: Failure) -> None:
         """Record the first failure; later ones are consequences of it."""
@@ -116,6 +132,8 @@ class RunReport:
     timings_ms: dict[str, float]
     resources: dict[str, Any]
     llm: dict[str, Any] = field(default_factory=dict)
+    # for a failed run: {"reason", "after_s"} when a retry later may succeed
+    retry: dict[str, Any] | None = None
 
     @property
     def ok(self) -> bool:

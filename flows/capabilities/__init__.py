@@ -15,4 +15,14 @@ HOST_INTERFACES = (HOST_LOG, HOST_GITHUB_API, HOST_LLM, HOST_MEMORY)
 
 
 class HostError(Exception):
-    """An expected failure, returned to the guest as the `err` of a result."""
+    """An expected failure, returned to the guest as the `err` of a result.
+
+    `transient` marks failures worth retrying later (GitHub 5xx, rate limits,
+    timeouts); `retry_after` is the wait the server asked for, in seconds."""
+
+    def __init__(
+        self, message: str, transient: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.retry_after = retry_after

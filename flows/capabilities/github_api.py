@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 import urllib.parse
 from typing import Any, Protocol
 
 import requests
 from github import Auth, Github, GithubRetry
-from github.GithubException import GithubException
+from github.GithubException import GithubException, RateLimitExceededExceedsMaxWait
 from wasmtime.component import Record
 
 from flows.capabilities import HOST_GITHUB_API, HostError
@@ -21,32 +23,113 @@ MAX_BODY = 20 * 1024 * 1024
 _REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
+MAX_WAIT_S = 10.0  # longer rate-limit waits end the run; the job queue retries it later
+
+
 class TokenSource(Protocol):
     """Gives the token for a run (a PAT, or an App installation token)."""
 
     def token(self, installation_id: int | None) -> str | None: ...
 
+    def login(self) -> str | None:
+        """The login writes appear under, when the source knows it without asking."""
+        ...
+
+
+class BoundedRetry(GithubRetry):
+    """PyGithub's retry (5xx, secondary and primary rate limits), but a run never
+    sleeps more than MAX_WAIT_S for a `Retry-After` either: longer waits raise,
+    and the job is retried by the queue when the limit resets."""
+
+    def increment(self, method=None, url=None, response=None, error=None, *args, **kwargs):  # type: ignore[override]
+        if response is not None and response.status in (403, 429):
+            after = response.headers.get("Retry-After") or ""
+            if after.isdigit() and float(after) > MAX_WAIT_S:
+                raise RateLimitExceededExceedsMaxWait(
+                    response.status,
+                    {"message": "rate limited"},
+                    dict(response.headers),
+                    wait=float(after),
+                )
+        return super().increment(method, url, response, error, *args, **kwargs)
+
+
+def _retry() -> GithubRetry:
+    return BoundedRetry(
+        total=2, backoff_factor=0.5, secondary_rate_wait=5, max_rate_limit_wait=MAX_WAIT_S
+    )
+
 
 class GithubClient:
     """Process-wide GitHub access: base URL, timeouts and where tokens come from."""
 
-    def __init__(self, api_url: str, tokens: TokenSource, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        tokens: TokenSource,
+        timeout_s: float = 30.0,
+        request_interval_s: float | None = 0.25,
+        write_interval_s: float | None = 1.0,
+    ) -> None:
         self.api_url = api_url.rstrip("/")
         self.tokens = tokens
         self.timeout_s = timeout_s
+        # PyGithub spaces requests (and writes more) to stay clear of secondary rate limits
+        self.intervals = (request_interval_s or None, write_interval_s or None)
+        self._viewer: dict[int | None, str] = {}
+        self._lock = threading.Lock()
 
     def requester(self, installation_id: int | None, timeout_s: float):
         token = self.tokens.token(installation_id)
         auth = Auth.Token(token) if token else None
-        retry = GithubRetry(total=2, backoff_factor=0.5, secondary_rate_wait=5)
         gh = Github(
             auth=auth,
             base_url=self.api_url,
             timeout=max(1, int(timeout_s)),
-            retry=retry,
+            retry=_retry(),
             user_agent="flows-github-app",
+            seconds_between_requests=self.intervals[0],
+            seconds_between_writes=self.intervals[1],
         )
         return gh.requester
+
+    def viewer(self, installation_id: int | None, timeout_s: float) -> str:
+        """The login this host writes as: "slug[bot]" for an App, else the token's user."""
+        login = self.tokens.login() if hasattr(self.tokens, "login") else None
+        if login:
+            return login
+        with self._lock:
+            if installation_id in self._viewer:
+                return self._viewer[installation_id]
+        try:
+            requester = self.requester(installation_id, timeout_s)
+            status, _h, text = requester.requestJson("GET", "/user")
+            login = json.loads(text).get("login") if status == 200 else None
+        except Exception as e:
+            raise HostError(f"cannot tell which user the token belongs to: {e}") from None
+        if not login:
+            raise HostError(f"cannot tell which user the token belongs to (GET /user: {status})")
+        with self._lock:
+            self._viewer[installation_id] = login
+        return login
+
+
+def transient_reason(status: int, headers: dict[str, str]) -> tuple[bool, float | None]:
+    """Whether a response is worth retrying later, and how long GitHub asked to wait."""
+    h = {k.lower(): v for k, v in headers.items()}
+    after = h.get("retry-after", "")
+    wait = float(after) if after.isdigit() else None
+    if status >= 500:
+        return True, wait
+    limited = status == 429 or (
+        status == 403 and (wait is not None or h.get("x-ratelimit-remaining") == "0")
+    )
+    if not limited:
+        return False, None
+    reset = h.get("x-ratelimit-reset", "")
+    if wait is None and reset.isdigit():
+        wait = max(0.0, int(reset) - time.time()) + 1
+    return True, wait
 
 
 def confine(path: str, repository: str | None) -> str:
@@ -92,6 +175,11 @@ class GithubApi:
     def repository(self) -> str | None:
         return self._ctx.repository
 
+    def viewer(self) -> str:
+        if self._client is None:
+            raise HostError("GitHub is not configured (github.api_url in app.yaml)")
+        return self._client.viewer(self._ctx.installation_id, max(1.0, self._ctx.remaining()))
+
     def send(self, req: Record) -> Record:
         method = str(req.method).upper()
         if method not in METHODS:
@@ -130,16 +218,29 @@ class GithubApi:
             status, resp_headers, text = self._requester.requestJson(
                 method, path, parameters=query or None, headers=headers, input=body
             )
+        except RateLimitExceededExceedsMaxWait as e:
+            wait = e.wait if e.wait is not None else MAX_WAIT_S
+            self._recorder.transient(f"GitHub rate limit on {method} {path}", wait)
+            return e.status, dict(e.headers or {}), json.dumps(e.data)
         except GithubException as e:  # raised only for failures PyGithub does not return
             raise HostError(f"GitHub request failed: {e.status} {e.data}") from None
         except requests.exceptions.RetryError as e:
             got = re.search(r"too many (\d+) error responses", str(e))
             status = f" (last status {got.group(1)})" if got else ""
-            raise HostError(f"GitHub failed on every attempt{status}; retries exhausted") from None
+            raise HostError(
+                f"GitHub failed on every attempt{status}; retries exhausted", transient=True
+            ) from None
         except requests.exceptions.Timeout:
-            raise HostError(f"GitHub did not answer {method} {path} in time") from None
+            raise HostError(
+                f"GitHub did not answer {method} {path} in time", transient=True
+            ) from None
         except Exception as e:  # connection refused, DNS, TLS
-            raise HostError(f"GitHub request {method} {path} failed: {type(e).__name__}") from None
+            raise HostError(
+                f"GitHub request {method} {path} failed: {type(e).__name__}", transient=True
+            ) from None
+        retry, wait = transient_reason(status, resp_headers)
+        if retry:
+            self._recorder.transient(f"GitHub answered {status} to {method} {path}", wait)
         return status, resp_headers, text or ""
 
 

@@ -105,6 +105,8 @@ class _Sandbox:
             try:
                 value = method(*args)
             except HostError as e:
+                if e.transient:
+                    self.rec.transient(f"{who} {fname}: {e}", e.retry_after)
                 if wrap is None:
                     self.rec.fail(Failure("host_error", who, f"{fname}: {e}"))
                     raise
@@ -259,6 +261,7 @@ def run_plan(
             "components": [plan.function.built.source.name, *plan.integrations],
         },
         llm=llm_summary(recorder.llm_calls),
+        retry=recorder.retry if failure else None,
     )
 
 

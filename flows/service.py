@@ -1,0 +1,47 @@
+"""What `flows serve` and `flows worker` share: database, runtime, queue, workers."""
+
+from __future__ import annotations
+
+import time
+
+from flows.config import AppConfig
+from flows.db import get_engine, is_sqlite
+from flows.db.migrate import ensure_schema
+from flows.host import HostServices
+from flows.ingest import Ingest
+from flows.metrics import Metrics
+from flows.queue import Queue
+from flows.runtime import Runtime
+from flows.worker import WorkerPool
+
+
+class Service:
+    def __init__(self, cfg: AppConfig, host: HostServices | None = None) -> None:
+        self.cfg = cfg
+        self.engine = get_engine(cfg.database.url)
+        self.host = host or HostServices(cfg)
+        self.runtime = Runtime(cfg, self.host)
+        self.queue = Queue(self.engine, cfg.queue)
+        self.ingest = Ingest(cfg, self.engine)
+        self.metrics = Metrics()
+        self.pool: WorkerPool | None = None
+        self.started = time.time()
+        # /setup's one-time `state` values, with when they were made
+        self.setup_states: dict[str, float] = {}
+
+    def prepare(self, migrate: bool | None = None) -> None:
+        """Migrate (automatic on SQLite) or check the schema, then build and
+        link every flow so a bad flow stops the start, not the first event."""
+        ensure_schema(self.engine, auto=is_sqlite(self.engine) if migrate is None else migrate)
+        for name in self.cfg.flows:
+            self.runtime.plan(name)
+
+    def start_workers(self, threads: int) -> None:
+        if threads > 0 and self.pool is None:
+            self.pool = WorkerPool(self.runtime, self.queue, threads, self.metrics)
+            self.pool.start()
+
+    def stop_workers(self, timeout: float = 30.0) -> None:
+        if self.pool is not None:
+            self.pool.stop(timeout)
+            self.pool = None
