@@ -4,6 +4,7 @@ Lock files, vendored and generated files do not count. Settings (app.yaml):
   thresholds: {XS: 10, S: 50, M: 200, L: 500}   # upper bounds; bigger is XL
   label_prefix: "size/"
   ignore: ["*.lock", ...]                        # replaces the default globs
+  comment: false                                 # also keep one summary comment current
 """
 
 import fnmatch
@@ -38,7 +39,19 @@ def _settings(raw: str):
     ignore = s.get("ignore", DEFAULT_IGNORE)
     if not isinstance(ignore, list) or not all(isinstance(g, str) for g in ignore):
         raise Err("settings.ignore must be a list of glob strings")
-    return thresholds, str(s.get("label_prefix", "size/")), ignore
+    comment = s.get("comment", False)
+    if not isinstance(comment, bool):
+        raise Err("settings.comment must be true or false")
+    return thresholds, str(s.get("label_prefix", "size/")), ignore, comment
+
+
+def _summary(label: str, counted: int, ignored: list, head_sha: str) -> str:
+    lines = [f"**PR size: {label}** ({counted} changed lines counted, at `{head_sha[:12]}`)"]
+    if ignored:
+        shown = ", ".join(f"`{name}`" for name in ignored[:20])
+        more = f" and {len(ignored) - 20} more" if len(ignored) > 20 else ""
+        lines.append(f"\nNot counted (lock, vendored or generated): {shown}{more}")
+    return "\n".join(lines)
 
 
 class WitWorld(wit_world.WitWorld):
@@ -50,7 +63,7 @@ class WitWorld(wit_world.WitWorld):
         if not isinstance(pr, dict) or not isinstance(pr.get("number"), int):
             raise Err("the payload has no pull_request.number")
         number = pr["number"]
-        thresholds, prefix, ignore = _settings(context.settings)
+        thresholds, prefix, ignore, comment = _settings(context.settings)
 
         counted, ignored = 0, []
         for f in github.list_files(number):
@@ -67,7 +80,10 @@ class WitWorld(wit_world.WitWorld):
         if label not in current:
             github.add_labels(number, [label])
         log.log(log.Level.INFO, f"#{number}: {counted} lines -> {label}")
-        return json.dumps(
-            {"pull_request": number, "lines": counted, "label": label,
-             "removed": stale, "ignored_files": ignored}
-        )  # fmt: skip
+        result = {"pull_request": number, "lines": counted, "label": label,
+                  "removed": stale, "ignored_files": ignored}  # fmt: skip
+        if comment:
+            head = github.get_pull_request(number).head_sha
+            made = github.upsert_comment(number, "pr-size", _summary(label, counted, ignored, head))
+            result["comment"] = {"id": made.id, "action": made.action}
+        return json.dumps(result)
