@@ -1,24 +1,59 @@
 """A fake GitHub REST server on loopback, shaped like the real one.
 
 Real HTTP (PyGithub talks to it exactly as to api.github.com): token auth
-with 401 "Bad credentials", 404 "Not Found", Link pagination pointing at
-/repositories/{id}/... like GitHub does, 422 validation errors, and injected
-failures (status codes) for the next N requests to a path.
+with 401 "Bad credentials", App JWTs checked against the App's public key,
+installation tokens that expire, 404 "Not Found", Link pagination pointing at
+/repositories/{id}/... like GitHub does, 422 validation errors (a review
+comment on a line outside the diff included), and injected failures (status
+codes with headers, or a delay) for the next requests to a path.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 import json
 import re
+import secrets
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import jwt
+
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "github"
 DOCS = "https://docs.github.com/rest"
+_HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def diff_lines(patch: str) -> dict[str, set[int]]:
+    """Lines a review comment may target, per side (GitHub's own rule)."""
+    right: set[int] = set()
+    left: set[int] = set()
+    old = new = 0
+    for line in patch.splitlines():
+        m = _HUNK.match(line)
+        if m:
+            old, new = int(m.group(1)), int(m.group(2))
+        elif line.startswith("+"):
+            right.add(new)
+            new += 1
+        elif line.startswith("-"):
+            left.add(old)
+            old += 1
+        elif line.startswith(" "):
+            right.add(new)
+            left.add(old)
+            old, new = old + 1, new + 1
+    return {"RIGHT": right, "LEFT": left}
 
 
 @dataclass
@@ -28,8 +63,25 @@ class FakeRepo:
     data: dict[str, Any]
     pulls: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     labels: dict[int, list[str]] = field(default_factory=dict)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    reactions: list[dict[str, Any]] = field(default_factory=list)
+    check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    contents: dict[str, dict[str, bytes]] = field(default_factory=dict)  # ref -> path -> bytes
+    compares: dict[str, dict[str, Any]] = field(default_factory=dict)  # "base...head" -> body
+
+
+@dataclass
+class FakeApp:
+    id: int
+    slug: str
+    public_key: str
+    suspended: set[int] = field(default_factory=set)
+    installations: set[int] = field(default_factory=set)
+    token_ttl_s: int = 3600
 
 
 class FakeGitHub:
@@ -37,9 +89,20 @@ class FakeGitHub:
         self.token = token
         self.repos: dict[str, FakeRepo] = {}
         self.requests: list[dict[str, Any]] = []
-        self.failures: dict[str, list[int]] = {}
+        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.delays: dict[str, float] = {}
+        self.app: FakeApp | None = None
+        self.manifest_codes: dict[str, dict[str, Any]] = {}
+        # token -> (login, type): who a write appears to be from
+        self.identities: dict[str, tuple[str, str]] = {}
+        if token:
+            self.identities[token] = ("flows-test-user", "User")
+        self.minted: list[str] = []
+        self._token_expiry: dict[str, float] = {}
+        self._comment_index: dict[int, tuple[FakeRepo, int]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._next_id = 1000
 
@@ -55,6 +118,8 @@ class FakeGitHub:
         self._server.shutdown()
         self._server.server_close()
 
+    # -- test setup ----------------------------------------------------------
+
     def add_repo_from_event(self, payload: dict[str, Any]) -> FakeRepo:
         """Create the event's repository, and its pull request if it has one."""
         repo_data = payload["repository"]
@@ -69,12 +134,25 @@ class FakeGitHub:
             repo.labels.setdefault(pr["number"], [lb["name"] for lb in pr.get("labels", [])])
         return repo
 
-    def fail_next(self, path: str, *statuses: int) -> None:
-        """Answer the next requests to `path` with these statuses."""
-        self.failures.setdefault(path, []).extend(statuses)
+    def set_app(self, app_id: int, slug: str, public_key_pem: str) -> FakeApp:
+        self.app = FakeApp(app_id, slug, public_key_pem)
+        return self.app
+
+    def fail_next(self, path: str, *statuses: int, headers: dict[str, str] | None = None) -> None:
+        """Answer the next requests to `path` with these statuses (and headers)."""
+        self.failures.setdefault(path, []).extend((s, headers or {}) for s in statuses)
+
+    def delay(self, path: str, seconds: float) -> None:
+        """Hold every request to `path` this long before answering."""
+        self.delays[path] = seconds
 
     def writes(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] != "GET"]
+
+    def add_comment(self, repo: FakeRepo, number: int, body: str, login: str, kind="User"):
+        """A comment written by someone else (not through the API under test)."""
+        with self._lock:
+            return self._new_comment(repo, number, body, (login, kind))
 
     # -- HTTP --------------------------------------------------------------
 
@@ -90,16 +168,24 @@ class FakeGitHub:
                 raw = self.rfile.read(length) if length else b""
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
-                body = json.loads(raw) if raw else None
-                status, payload, headers = fake._route(
-                    self.command, url.path, query, body, dict(self.headers)
-                )
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                    status, payload, headers = 400, {"message": "Problems parsing JSON"}, {}
+                else:
+                    if url.path in fake.delays:
+                        time.sleep(fake.delays[url.path])
+                    status, payload, headers = fake._route(
+                        self.command, url.path, query, body, dict(self.headers)
+                    )
                 data = b"" if payload is None else json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.send_header("X-RateLimit-Limit", "5000")
-                self.send_header("X-RateLimit-Remaining", "4999")
+                if "X-RateLimit-Remaining" not in headers:
+                    self.send_header("X-RateLimit-Remaining", "4999")
                 for k, v in headers.items():
                     self.send_header(k, v)
                 self.end_headers()
@@ -111,27 +197,92 @@ class FakeGitHub:
 
     def _route(self, method: str, path: str, query: dict, body: Any, headers: dict):
         with self._lock:
+            auth = headers.get("Authorization") or ""
             self.requests.append(
                 {
                     "method": method,
                     "path": path,
                     "query": query,
                     "body": body,
-                    "authorization": headers.get("Authorization"),
+                    "authorization": auth,
                 }
             )
             queued = self.failures.get(path)
             if queued:
-                status = queued.pop(0)
-                return status, {"message": f"injected {status}", "documentation_url": DOCS}, {}
-            if self.token is not None:
-                auth = headers.get("Authorization") or ""
-                if auth not in (f"token {self.token}", f"Bearer {self.token}"):
-                    return 401, {"message": "Bad credentials", "documentation_url": DOCS}, {}
-            return self._dispatch(method, path, query, body)
+                status, extra = queued.pop(0)
+                return status, {"message": f"injected {status}", "documentation_url": DOCS}, extra
+            if path.startswith("/app-manifests/"):
+                return self._manifest(method, path)
+            if path.startswith("/app"):
+                return self._app_route(method, path, auth)
+            who = self._identity(auth)
+            if who is None and (self.token is not None or self.app is not None):
+                return 401, {"message": "Bad credentials", "documentation_url": DOCS}, {}
+            if path == "/user" and method == "GET":
+                if who is None or who[1] == "Bot":
+                    return 403, {"message": "Resource not accessible by integration"}, {}
+                return 200, {"login": who[0], "type": who[1], "id": 1}, {}
+            return self._dispatch(method, path, query, body, who or ("anonymous", "User"))
+
+    def _identity(self, auth: str) -> tuple[str, str] | None:
+        token = auth.split(" ", 1)[1] if " " in auth else ""
+        who = self.identities.get(token)
+        if who is None:
+            return None
+        expiry = self._token_expiry.get(token)
+        if expiry is not None and expiry < time.time():
+            return None
+        return who
+
+    # -- GitHub App endpoints ---------------------------------------------------
+
+    def _app_route(self, method: str, path: str, auth: str):
+        app = self.app
+        if app is None:
+            return self._not_found()
+        if not auth.startswith("Bearer "):
+            return 401, {"message": "A JSON web token could not be decoded"}, {}
+        try:
+            claims = jwt.decode(auth[7:], app.public_key, algorithms=["RS256"])
+        except jwt.PyJWTError as e:
+            return 401, {"message": f"A JSON web token could not be decoded ({e})"}, {}
+        if str(claims.get("iss")) != str(app.id):
+            return 401, {"message": "'Issuer' claim ('iss') must be an Integer"}, {}
+        if path == "/app" and method == "GET":
+            return 200, {"id": app.id, "slug": app.slug, "name": app.slug}, {}
+        m = re.match(r"^/app/installations/(\d+)/access_tokens$", path)
+        if m and method == "POST":
+            inst = int(m.group(1))
+            if inst not in app.installations:
+                return self._not_found()
+            if inst in app.suspended:
+                return 403, {"message": "This installation has been suspended"}, {}
+            token = "ghs_" + secrets.token_hex(18)
+            expires = time.time() + app.token_ttl_s
+            self.identities[token] = (f"{app.slug}[bot]", "Bot")
+            self._token_expiry[token] = expires
+            self.minted.append(token)
+            at = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            return 201, {"token": token, "expires_at": at, "permissions": {}}, {}
+        return self._not_found()
+
+    def _manifest(self, method: str, path: str):
+        m = re.match(r"^/app-manifests/([^/]+)/conversions$", path)
+        if not m or method != "POST":
+            return self._not_found()
+        data = self.manifest_codes.pop(m.group(1), None)
+        if data is None:
+            return 404, {"message": "Not Found", "documentation_url": DOCS}, {}
+        return 201, data, {}
+
+    # -- repositories -------------------------------------------------------
 
     def _not_found(self):
         return 404, {"message": "Not Found", "documentation_url": DOCS}, {}
+
+    def _invalid(self, *errors: str):
+        return 422, {"message": "Validation Failed", "errors": list(errors),
+                     "documentation_url": DOCS}, {}  # fmt: skip
 
     def _page(self, items: list, query: dict, repo: FakeRepo, rest: str):
         per_page = min(int(query.get("per_page", 30)), 100)
@@ -145,7 +296,21 @@ class FakeGitHub:
             links.append(f'<{base}&page={last}>; rel="last"')
         return 200, chunk, ({"Link": ", ".join(links)} if links else {})
 
-    def _dispatch(self, method: str, path: str, query: dict, body: Any):
+    def _new_comment(self, repo: FakeRepo, number: int, body: str, who: tuple[str, str]):
+        self._next_id += 1
+        c = {
+            "id": self._next_id,
+            "body": body,
+            "user": {"login": who[0], "type": who[1]},
+            "created_at": _now(),
+            "updated_at": _now(),
+            "html_url": f"https://github.com/{repo.full_name}/pull/{number}#issuecomment-{self._next_id}",
+        }
+        repo.comments.setdefault(number, []).append(c)
+        self._comment_index[c["id"]] = (repo, number)
+        return c
+
+    def _dispatch(self, method: str, path: str, query: dict, body: Any, who: tuple[str, str]):
         m = re.match(r"^/repos/([^/]+)/([^/]+)(/.*)?$", path)
         if not m:
             return self._not_found()
@@ -155,43 +320,200 @@ class FakeGitHub:
         rest = urllib.parse.unquote(m.group(3) or "")
         if rest == "" and method == "GET":
             return 200, repo.data, {}
-        if pm := re.match(r"^/pulls/(\d+)(/files)?$", rest):
-            n = int(pm.group(1))
-            if n not in repo.pulls or method != "GET":
-                return self._not_found()
-            if pm.group(2):
-                return self._page(repo.files[n], query, repo, f"pulls/{n}/files")
-            return 200, repo.pulls[n], {}
-        if lm := re.match(r"^/issues/(\d+)/labels(?:/(.+))?$", rest):
-            n = int(lm.group(1))
-            labels = repo.labels.setdefault(n, [])
-            if method == "GET" and not lm.group(2):
-                objs = [{"name": lb, "color": "ededed", "default": False} for lb in labels]
-                return self._page(objs, query, repo, f"issues/{n}/labels")
-            if method == "POST" and not lm.group(2):
-                names = body.get("labels") if isinstance(body, dict) else None
-                if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
-                    return 422, {"message": "Validation Failed", "documentation_url": DOCS}, {}
-                labels.extend(x for x in names if x not in labels)
-                return 200, [{"name": lb} for lb in labels], {}
-            if method == "DELETE" and lm.group(2):
-                if lm.group(2) not in labels:
-                    return 404, {"message": "Label does not exist", "documentation_url": DOCS}, {}
-                labels.remove(lm.group(2))
-                return 200, [{"name": lb} for lb in labels], {}
-        if cm := re.match(r"^/issues/(\d+)/comments$", rest):
-            n = int(cm.group(1))
-            if method == "POST":
-                if not isinstance(body, dict) or not isinstance(body.get("body"), str):
-                    return 422, {"message": "Validation Failed", "documentation_url": DOCS}, {}
-                self._next_id += 1
-                c = {"id": self._next_id, "body": body["body"], "user": {"login": "flows[bot]"}}
-                repo.comments.setdefault(n, []).append(c)
-                return 201, c, {}
-            if method == "GET":
-                items = repo.comments.get(n, [])
-                return self._page(items, query, repo, f"issues/{n}/comments")
+        for pattern, handler in (
+            (r"^/pulls/(\d+)$", self._pull),
+            (r"^/pulls/(\d+)/files$", self._files),
+            (r"^/pulls/(\d+)/commits$", self._commits),
+            (r"^/pulls/(\d+)/reviews$", self._reviews),
+            (r"^/pulls/(\d+)/comments/(\d+)/replies$", self._reply),
+            (r"^/issues/(\d+)/labels(?:/(.+))?$", self._labels),
+            (r"^/issues/(\d+)/comments$", self._comments),
+            (r"^/issues/comments/(\d+)$", self._comment),
+            (r"^/(issues|issues/comments|pulls/comments)/(\d+)/reactions$", self._reactions),
+            (r"^/check-runs(?:/(\d+))?$", self._check_runs),
+            (r"^/contents/(.+)$", self._contents),
+            (r"^/compare/(.+)\.\.\.(.+)$", self._compare),
+        ):
+            pm = re.match(pattern, rest)
+            if pm:
+                return handler(repo, method, pm, query, body, who)
         return self._not_found()
+
+    def _pull(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        if n not in repo.pulls or method != "GET":
+            return self._not_found()
+        return 200, repo.pulls[n], {}
+
+    def _files(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        if n not in repo.pulls or method != "GET":
+            return self._not_found()
+        return self._page(repo.files[n], query, repo, f"pulls/{n}/files")
+
+    def _commits(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        if n not in repo.pulls or method != "GET":
+            return self._not_found()
+        return self._page(repo.commits.get(n, []), query, repo, f"pulls/{n}/commits")
+
+    def _reviews(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        if n not in repo.pulls:
+            return self._not_found()
+        if method == "GET":
+            return self._page(repo.reviews.get(n, []), query, repo, f"pulls/{n}/reviews")
+        if method != "POST" or not isinstance(body, dict):
+            return self._not_found()
+        patches = {f["filename"]: f.get("patch") or "" for f in repo.files.get(n, [])}
+        for c in body.get("comments") or []:
+            lines = diff_lines(patches.get(c.get("path"), ""))[c.get("side", "RIGHT")]
+            wanted = [c.get("line"), c.get("start_line", c.get("line"))]
+            if c.get("path") not in patches or not all(x in lines for x in wanted):
+                return 422, {"message": "Unprocessable Entity",
+                             "errors": ["Pull request review thread line must be part of the diff"],
+                             "documentation_url": DOCS}, {}  # fmt: skip
+        self._next_id += 1
+        review = {"id": self._next_id, "body": body.get("body") or "", "state": "COMMENTED",
+                  "commit_id": body.get("commit_id"), "user": {"login": who[0], "type": who[1]},
+                  "html_url": f"https://github.com/{repo.full_name}/pull/{n}"}  # fmt: skip
+        repo.reviews.setdefault(n, []).append(review)
+        for c in body.get("comments") or []:
+            self._next_id += 1
+            repo.review_comments.setdefault(n, []).append(
+                {
+                    **c,
+                    "id": self._next_id,
+                    "pull_request_review_id": review["id"],
+                    "user": {"login": who[0], "type": who[1]},
+                }
+            )
+        return 200, review, {}
+
+    def _reply(self, repo, method, m, query, body, who):
+        n, cid = int(m.group(1)), int(m.group(2))
+        if method != "POST" or not any(c["id"] == cid for c in repo.review_comments.get(n, [])):
+            return self._not_found()
+        if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+            return self._invalid("body is missing")
+        self._next_id += 1
+        c = {"id": self._next_id, "body": body["body"], "in_reply_to_id": cid,
+             "user": {"login": who[0], "type": who[1]}}  # fmt: skip
+        repo.review_comments[n].append(c)
+        return 201, c, {}
+
+    def _labels(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        labels = repo.labels.setdefault(n, [])
+        name = m.group(2)
+        if method == "GET" and not name:
+            objs = [{"name": lb, "color": "ededed", "default": False} for lb in labels]
+            return self._page(objs, query, repo, f"issues/{n}/labels")
+        if method == "POST" and not name:
+            names = body.get("labels") if isinstance(body, dict) else None
+            if not isinstance(names, list) or not all(isinstance(x, str) for x in names):
+                return self._invalid("labels must be a list of strings")
+            labels.extend(x for x in names if x not in labels)
+            return 200, [{"name": lb} for lb in labels], {}
+        if method == "DELETE" and name:
+            if name not in labels:
+                return 404, {"message": "Label does not exist", "documentation_url": DOCS}, {}
+            labels.remove(name)
+            return 200, [{"name": lb} for lb in labels], {}
+        return self._not_found()
+
+    def _comments(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        if method == "POST":
+            if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+                return self._invalid("body is missing")
+            if len(body["body"]) > 65536:
+                return self._invalid("Body is too long (maximum is 65536 characters)")
+            return 201, self._new_comment(repo, n, body["body"], who), {}
+        if method == "GET":
+            return self._page(repo.comments.get(n, []), query, repo, f"issues/{n}/comments")
+        return self._not_found()
+
+    def _comment(self, repo, method, m, query, body, who):
+        cid = int(m.group(1))
+        found = self._comment_index.get(cid)
+        if found is None or found[0] is not repo:
+            return self._not_found()
+        _, n = found
+        c = next(c for c in repo.comments[n] if c["id"] == cid)
+        if method == "GET":
+            return 200, c, {}
+        if c["user"]["login"] != who[0]:
+            return 403, {"message": "Must have admin rights to Repository."}, {}
+        if method == "PATCH":
+            if not isinstance(body, dict) or not isinstance(body.get("body"), str):
+                return self._invalid("body is missing")
+            c["body"], c["updated_at"] = body["body"], _now()
+            return 200, c, {}
+        if method == "DELETE":
+            repo.comments[n].remove(c)
+            del self._comment_index[cid]
+            return 204, None, {}
+        return self._not_found()
+
+    def _reactions(self, repo, method, m, query, body, who):
+        content = body.get("content") if isinstance(body, dict) else None
+        if method != "POST":
+            return self._not_found()
+        if content not in {"+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes"}:
+            return self._invalid("content is not included in the list")
+        r = {"id": self._new_id(), "content": content, "subject": m.group(1),
+             "subject_id": int(m.group(2)), "user": {"login": who[0]}}  # fmt: skip
+        repo.reactions.append(r)
+        return 201, r, {}
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _check_runs(self, repo, method, m, query, body, who):
+        if not isinstance(body, dict):
+            return self._not_found()
+        if method == "POST" and m.group(1) is None:
+            if not body.get("name") or not body.get("head_sha"):
+                return self._invalid("name and head_sha are required")
+            if body.get("status") == "completed" and not body.get("conclusion"):
+                return self._invalid("conclusion is required when status is completed")
+            run = {**body, "id": self._new_id()}
+            repo.check_runs[run["id"]] = run
+            return 201, run, {}
+        if method == "PATCH" and m.group(1) is not None:
+            run = repo.check_runs.get(int(m.group(1)))
+            if run is None:
+                return self._not_found()
+            run.update(body)
+            return 200, run, {}
+        return self._not_found()
+
+    def _contents(self, repo, method, m, query, body, who):
+        path = m.group(1)
+        ref = query.get("ref") or repo.data.get("default_branch") or "main"
+        data = repo.contents.get(ref, {}).get(path)
+        if data is None or method != "GET":
+            return self._not_found()
+        return 200, {"type": "file", "path": path, "name": path.rsplit("/", 1)[-1],
+                     "size": len(data), "encoding": "base64",
+                     "content": base64.encodebytes(data).decode()}, {}  # fmt: skip
+
+    def _compare(self, repo, method, m, query, body, who):
+        key = f"{m.group(1)}...{m.group(2)}"
+        found = repo.compares.get(key)
+        if found is None or method != "GET":
+            return self._not_found()
+        per_page = min(int(query.get("per_page", 250)), 250)
+        page = int(query.get("page", 1))
+        commits = found.get("commits", [])
+        out = {**found, "commits": commits[(page - 1) * per_page : page * per_page]}
+        headers = {}
+        if page * per_page < len(commits):
+            headers["Link"] = (f'<https://api.github.com/repositories/{repo.id}/compare/{key}'
+                               f'?per_page={per_page}&page={page + 1}>; rel="next"')  # fmt: skip
+        return 200, out, headers
 
 
 def load_fixture(name: str) -> dict[str, Any]:
