@@ -26,9 +26,11 @@ def fake_github():
     fake.stop()
 
 
-def configure(cfg: AppConfig, fake: FakeGitHub) -> AppConfig:
+def configure(cfg: AppConfig, fake: FakeGitHub, pat: bool = True) -> AppConfig:
     cfg.github.api_url = fake.url
-    cfg.github.token = SecretStr(TOKEN)
+    cfg.github.token = SecretStr(TOKEN) if pat else None
+    # no pause between requests: the fake has no secondary rate limits
+    cfg.github.request_interval_s = cfg.github.write_interval_s = 0
     return cfg
 
 
