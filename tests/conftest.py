@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 
@@ -51,3 +52,46 @@ def probe_event(mode: str, **extra) -> Event:
     payload = load_fixture("pull_request.opened.json")
     payload.update(mode=mode, **extra)
     return Event("pull_request", payload)
+
+
+# -- databases -----------------------------------------------------------------
+
+PG_URL = os.environ.get("FLOWS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def pg_unavailable() -> str | None:
+    """Why PostgreSQL cannot be used for tests, or None when it can."""
+    try:
+        import psycopg
+
+        url = PG_URL.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(url, connect_timeout=3):
+            return None
+    except Exception as e:
+        return f"no PostgreSQL at {PG_URL}: {type(e).__name__}: {e}".strip()
+
+
+def reset_pg() -> None:
+    """Drop every flows table so a test starts from an empty database."""
+    from sqlalchemy import text
+
+    from flows.db import get_engine
+    from flows.db.models import Base
+
+    engine = get_engine(PG_URL)
+    with engine.begin() as conn:
+        for table in [*reversed(Base.metadata.sorted_tables)]:
+            conn.execute(text(f'DROP TABLE IF EXISTS "{table.name}" CASCADE'))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """An empty database: a SQLite file, or the PostgreSQL test database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/flows.db"
+    reason = pg_unavailable()
+    if reason:
+        pytest.skip(reason)
+    reset_pg()
+    return PG_URL
