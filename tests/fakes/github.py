@@ -196,6 +196,7 @@ class FakeGitHub:
         return Handler
 
     def _route(self, method: str, path: str, query: dict, body: Any, headers: dict):
+        path = path.removeprefix("/api/v3")  # GitHub Enterprise Server's API root
         with self._lock:
             auth = headers.get("Authorization") or ""
             self.requests.append(
