@@ -95,3 +95,48 @@ def db_url(request, tmp_path) -> str:
         pytest.skip(reason)
     reset_pg()
     return PG_URL
+
+
+# -- a GitHub App -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def app_key(tmp_path_factory) -> tuple[Path, str]:
+    """A fresh RSA key for a test App: (private key file, public key PEM)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    path = tmp_path_factory.mktemp("app") / "app.pem"
+    path.write_text(pem)
+    return path, public
+
+
+def make_project(root: Path, flows_yaml: str, extra: str = "") -> Path:
+    """A project folder using this repository's functions and integrations."""
+    root.mkdir(parents=True, exist_ok=True)
+    for d in ("functions", "integrations"):
+        (root / d).symlink_to(ROOT / d)
+    (root / "app.yaml").write_text(f"{extra}\nflows:\n{flows_yaml}")
+    return root / "app.yaml"
+
+
+PR_SIZE = """
+  pr-size:
+    function: functions/pr_size
+    integrations: [github]
+    on:
+      pull_request: [opened, reopened, synchronize]
+    limits: {timeout_s: 30, memory_mb: 256}
+    settings: {comment: true}
+"""

@@ -222,8 +222,8 @@ class GithubApi:
             wait = e.wait if e.wait is not None else MAX_WAIT_S
             self._recorder.transient(f"GitHub rate limit on {method} {path}", wait)
             return e.status, dict(e.headers or {}), json.dumps(e.data)
-        except GithubException as e:  # raised only for failures PyGithub does not return
-            raise HostError(f"GitHub request failed: {e.status} {e.data}") from None
+        except GithubException as e:  # PyGithub's retry gave up on this answer: pass it on
+            status, resp_headers, text = e.status, dict(e.headers or {}), json.dumps(e.data)
         except requests.exceptions.RetryError as e:
             got = re.search(r"too many (\d+) error responses", str(e))
             status = f" (last status {got.group(1)})" if got else ""
@@ -238,10 +238,13 @@ class GithubApi:
             raise HostError(
                 f"GitHub request {method} {path} failed: {type(e).__name__}", transient=True
             ) from None
-        retry, wait = transient_reason(status, resp_headers)
+        return self._check(method, path, status, resp_headers, text or "")
+
+    def _check(self, method: str, path: str, status: int, headers: dict[str, str], text: str):
+        retry, wait = transient_reason(status, headers)
         if retry:
             self._recorder.transient(f"GitHub answered {status} to {method} {path}", wait)
-        return status, resp_headers, text or ""
+        return status, headers, text
 
 
 def _response(status: int, headers: dict[str, str], text: str) -> Record:

@@ -89,7 +89,7 @@ class FakeGitHub:
         self.token = token
         self.repos: dict[str, FakeRepo] = {}
         self.requests: list[dict[str, Any]] = []
-        self.failures: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        self.failures: dict[str, list[tuple[int, dict[str, str], str]]] = {}
         self.delays: dict[str, float] = {}
         self.app: FakeApp | None = None
         self.manifest_codes: dict[str, dict[str, Any]] = {}
@@ -138,9 +138,12 @@ class FakeGitHub:
         self.app = FakeApp(app_id, slug, public_key_pem)
         return self.app
 
-    def fail_next(self, path: str, *statuses: int, headers: dict[str, str] | None = None) -> None:
-        """Answer the next requests to `path` with these statuses (and headers)."""
-        self.failures.setdefault(path, []).extend((s, headers or {}) for s in statuses)
+    def fail_next(
+        self, path: str, *statuses: int, headers: dict[str, str] | None = None, message: str = ""
+    ) -> None:
+        """Answer the next requests to `path` with these statuses (headers, message)."""
+        for s in statuses:
+            self.failures.setdefault(path, []).append((s, headers or {}, message))
 
     def delay(self, path: str, seconds: float) -> None:
         """Hold every request to `path` this long before answering."""
@@ -210,8 +213,9 @@ class FakeGitHub:
             )
             queued = self.failures.get(path)
             if queued:
-                status, extra = queued.pop(0)
-                return status, {"message": f"injected {status}", "documentation_url": DOCS}, extra
+                status, extra, message = queued.pop(0)
+                body = {"message": message or f"injected {status}", "documentation_url": DOCS}
+                return status, body, extra
             if path.startswith("/app-manifests/"):
                 return self._manifest(method, path)
             if path.startswith("/app"):
