@@ -91,6 +91,7 @@ class FakeGitHub:
         self.requests: list[dict[str, Any]] = []
         self.failures: dict[str, list[tuple[int, dict[str, str], str]]] = {}
         self.delays: dict[str, float] = {}
+        self.held: list[str] = []  # paths of requests being delayed (or that were)
         self.app: FakeApp | None = None
         self.manifest_codes: dict[str, dict[str, Any]] = {}
         # token -> (login, type): who a write appears to be from
@@ -103,6 +104,7 @@ class FakeGitHub:
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self._server.handle_error = lambda *_: None  # a client that went away mid-answer
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._next_id = 1000
 
@@ -178,6 +180,7 @@ class FakeGitHub:
                     status, payload, headers = 400, {"message": "Problems parsing JSON"}, {}
                 else:
                     if url.path in fake.delays:
+                        fake.held.append(url.path)
                         time.sleep(fake.delays[url.path])
                     status, payload, headers = fake._route(
                         self.command, url.path, query, body, dict(self.headers)
