@@ -5,6 +5,7 @@ import secrets
 
 import pytest
 
+from flows.events import Event
 from tests.conftest import TOKEN, probe_event
 from tests.memscan import linear_memories, search
 
@@ -43,3 +44,44 @@ def test_secret_in_config_is_redacted_from_logs(probe_runtime):
     recorder.log("function", "info", f"leaked {TOKEN}?")
     assert TOKEN not in recorder.logs[0]["message"]
     assert "[redacted]" in recorder.logs[0]["message"]
+
+
+@pytest.mark.slow
+def test_app_installation_token_and_private_key_never_enter_guest_memory(tmp_path, app_key):
+    from flows.config import load_config
+    from flows.runtime import Runtime
+    from tests.conftest import PR_SIZE, make_project
+    from tests.fakes.github import FakeGitHub, load_fixture
+
+    fake = FakeGitHub().start()
+    try:
+        fake.set_app(4242, "flows-test", app_key[1]).installations.add(1)
+        cfg = load_config(make_project(tmp_path / "p", PR_SIZE))
+        cfg.github.api_url = fake.url
+        cfg.github.app_id = 4242
+        cfg.github.private_key_path = app_key[0]
+        cfg.github.request_interval_s = cfg.github.write_interval_s = 0
+        canary = "CANARY-" + secrets.token_hex(8)
+        payload = load_fixture("pull_request.opened.json")
+        payload["pull_request"]["body"] = canary
+        fake.add_repo_from_event(payload)
+        key_line = app_key[0].read_text().splitlines()[5]  # a line of the key's base64
+        seen: dict[str, list] = {}
+
+        def inspect() -> None:
+            regions = linear_memories()
+            seen["canary"] = search(canary.encode(), regions)
+            seen["token"] = search(fake.minted[0].encode(), regions)
+            seen["key"] = search(key_line.encode(), regions)
+
+        report = Runtime(cfg).run("pr-size", Event("pull_request", payload), inspect=inspect)
+        assert report.ok, report.error
+        assert len(fake.minted) == 1
+        assert seen["canary"], "scanner found no canary: it is not looking at guest memory"
+        assert seen["token"] == [] and seen["key"] == []
+        text = json.dumps(report.to_dict(), default=str)
+        assert fake.minted[0] not in text and key_line not in text
+        comment = fake.repos["codertocat/hello-world"].comments[2][0]["body"]
+        assert fake.minted[0] not in comment
+    finally:
+        fake.stop()

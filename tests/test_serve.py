@@ -168,3 +168,56 @@ def test_killing_the_server_mid_run_loses_nothing(server, fake, db_url):
     server.start()
     wait_for(lambda: job_states(db_url) == [("done", 2)])
     assert len(repo.comments[8]) == 1 and repo.labels[8] == ["size/S"]
+
+
+def test_flows_worker_processes_take_the_jobs(server, fake, db_url):
+    cmd = [sys.executable, "-m", "flows.cli", "serve", "--config", str(server.config),
+           "--port", str(server.port), "--workers", "0"]  # fmt: skip
+    server.proc = subprocess.Popen(cmd, env=server.env, stderr=subprocess.DEVNULL)
+    wait_for(lambda: _healthy(server.url))
+    repo, payload = pull_request(fake, number=9)
+    assert server.deliver("pull_request", payload).json()["jobs"] == 1
+    time.sleep(0.5)
+    assert job_states(db_url) == [("queued", 0)]
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flows.cli",
+                "worker",
+                "--config",
+                str(server.config),
+                "--threads",
+                "1",
+            ],
+            env=server.env,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    try:
+        wait_for(lambda: job_states(db_url) == [("done", 1)])
+        assert len(repo.comments[9]) == 1
+    finally:
+        for w in workers:
+            w.terminate()
+        codes = [w.wait(30) for w in workers]
+        # 0: stopped cleanly; -15: SIGTERM came before it had finished starting up
+        assert set(codes) <= {0, -signal.SIGTERM} and 0 in codes
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(url + "/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_serve_refuses_a_broken_flow_at_start(tmp_path):
+    broken = PR_SIZE.replace("integrations: [github]", "integrations: [nope]")
+    config = make_project(tmp_path / "p", broken)
+    out = subprocess.run([sys.executable, "-m", "flows.cli", "serve", "--config", str(config)],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 2
+    assert "flows.pr-size.integrations[0]: no integration 'nope'" in out.stderr
