@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 
 from flows import installations
 from flows.config import AppConfig
-from flows.db import sessions
+from flows.db import sessions, transaction
 from flows.db.models import Delivery
 from flows.queue import enqueue
 
@@ -86,8 +86,8 @@ class Ingest:
                             repository=repo_name, status="accepted", note=None, body=body,
                             received_at=now)  # fmt: skip
         try:
-            with self.session() as s, s.begin():
-                if s.get(Delivery, delivery_id) is not None:
+            with transaction(self.session) as s:
+                if s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None:
                     return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
                 if event == "ping":
                     delivery.status = "ping"
@@ -104,23 +104,18 @@ class Ingest:
                         return Outcome(202, {"delivery": delivery_id, "skipped": delivery.note})
                 s.add(delivery)
                 s.flush()
-                jobs = []
-                for name, flow in self.cfg.flows.items():
-                    if flow.triggered_by(event, action):
-                        key = concurrency_key(name, repo_name, payload)
-                        jobs.append(enqueue(s, delivery_id, name, event, action, key, now))
-                s.flush()
-                return Outcome(
-                    202,
-                    {"delivery": delivery_id, "jobs": len(jobs), "flows": [j.flow for j in jobs]},
-                )
+                flows = [n for n, f in self.cfg.flows.items() if f.triggered_by(event, action)]
+                for name in flows:
+                    key = concurrency_key(name, repo_name, payload)
+                    enqueue(s, delivery_id, name, event, action, key, now)
+                return Outcome(202, {"delivery": delivery_id, "jobs": len(flows), "flows": flows})
         except IntegrityError:  # the same delivery id stored meanwhile by another request
             return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
 
     def _store(self, delivery: Delivery) -> None:
         try:
-            with self.session() as s, s.begin():
-                if s.get(Delivery, delivery.id) is None:
+            with transaction(self.session) as s:
+                if s.scalar(select(Delivery.id).where(Delivery.id == delivery.id)) is None:
                     s.add(delivery)
         except IntegrityError:
             pass

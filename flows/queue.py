@@ -14,11 +14,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, and_, exists, func, or_, select, text, update
+from sqlalchemy import Engine, and_, exists, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from flows.config import QueueConfig
-from flows.db import is_sqlite, sessions
+from flows.db import is_sqlite, sessions, transaction
 from flows.db.models import Job
 
 # pull_request actions that mean "the code changed": a newer one supersedes older queued ones
@@ -48,8 +48,9 @@ def enqueue(
     action: str | None,
     key: str | None,
     now: float,
-) -> Job:
-    """Add a job in the caller's transaction; a newer push supersedes queued older ones."""
+) -> int:
+    """Add a job in the caller's transaction (a newer push supersedes queued older
+    ones of the same key); returns its id."""
     if key is not None and event == "pull_request" and action in PUSH_ACTIONS:
         session.execute(
             update(Job)
@@ -60,20 +61,12 @@ def enqueue(
                 Job.action.in_(PUSH_ACTIONS),
             )
             .values(state="superseded", finished_at=now, last_error=f"superseded by {delivery_id}")
+            .execution_options(synchronize_session=False)
         )
-    job = Job(
-        delivery_id=delivery_id,
-        flow=flow,
-        event=event,
-        action=action,
-        concurrency_key=key,
-        state="queued",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(job)
-    return job
+    values = dict(delivery_id=delivery_id, flow=flow, event=event, action=action,
+                  concurrency_key=key, state="queued", attempts=0, next_attempt_at=now,
+                  created_at=now)  # fmt: skip
+    return session.execute(insert(Job).values(**values).returning(Job.id)).scalar_one()
 
 
 def backoff(attempt: int, base: float, cap: float, rng: random.Random | None = None) -> float:
@@ -99,7 +92,7 @@ class Queue:
         (its worker died) is runnable again."""
         skip: list[int] = []
         for _ in range(20):
-            with self.session() as s, s.begin():
+            with transaction(self.session) as s:
                 now = self.clock()
                 job = self._candidate(s, now, skip)
                 if job is None:
@@ -164,7 +157,7 @@ class Queue:
 
     def heartbeat(self, claim: Claim) -> bool:
         """Extend the lease; False if the job is no longer ours."""
-        with self.session() as s, s.begin():
+        with transaction(self.session) as s:
             res = s.execute(
                 update(Job)
                 .where(Job.id == claim.id, Job.leased_by == claim.lease, Job.state == "running")
@@ -202,7 +195,7 @@ class Queue:
         return "queued"
 
     def _update(self, claim: Claim, **values: object) -> bool:
-        with self.session() as s, s.begin():
+        with transaction(self.session) as s:
             res = s.execute(
                 update(Job)
                 .where(Job.id == claim.id, Job.leased_by == claim.lease, Job.state == "running")
@@ -213,6 +206,6 @@ class Queue:
     # -- looking -----------------------------------------------------------
 
     def counts(self) -> dict[str, int]:
-        with self.session() as s:
+        with transaction(self.session) as s:
             rows = s.execute(select(Job.state, func.count()).group_by(Job.state)).all()
         return {state: n for state, n in rows}

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from flows.db import transaction
 from flows.db.models import Delivery, Installation, Run
 from flows.errors import FlowsError
 from flows.events import Event
@@ -64,7 +65,7 @@ class Worker:
                 return
 
     def _process(self, claim: Claim) -> None:
-        with self.queue.session() as s:
+        with transaction(self.queue.session) as s:
             delivery = s.get(Delivery, claim.delivery_id)
             inst = (
                 s.get(Installation, delivery.installation_id)
@@ -132,7 +133,7 @@ class Worker:
             completion_tokens=llm.get("completion_tokens", 0),
             report=json.dumps(data, default=str),
         )
-        with self.queue.session() as s, s.begin():
+        with transaction(self.queue.session) as s:
             s.add(row)
 
     def run_forever(self, stop: threading.Event) -> None:

@@ -50,9 +50,7 @@ def add(queue: Queue, n: int, flow="f", event="pull_request", action="opened", k
             s.add(Delivery(id=d, event=event, action=action, status="accepted", body=b"{}",
                            received_at=now))  # fmt: skip
             s.flush()
-            job = enqueue(s, d, flow, event, action, key, now)
-            s.flush()
-            ids.append(job.id)
+            ids.append(enqueue(s, d, flow, event, action, key, now))
     return ids
 
 

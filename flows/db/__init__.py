@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import weakref
+from collections.abc import Iterator
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
+_writers: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -36,6 +40,8 @@ def make_engine(url: str) -> Engine:
         def _begin(conn):  # type: ignore[no-untyped-def]
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
+        # threads of this process take turns here instead of polling SQLite's busy lock
+        _writers[engine] = threading.Lock()
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
@@ -50,3 +56,13 @@ def get_engine(url: str) -> Engine:
 
 def sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a transaction, committed at the end (rolled back on error).
+    On SQLite, this process's threads enter one at a time."""
+    engine = factory.kw["bind"]
+    lock = _writers.get(engine) or contextlib.nullcontext()
+    with lock, factory() as session, session.begin():
+        yield session
