@@ -183,3 +183,32 @@ def test_setup_for_an_organisation_and_an_expired_code(setup_client, fake):
     state = re.search(r"state=([\w-]+)", page.text).group(1)
     r = client.get(f"/setup/callback?code=stale&state={state}")
     assert r.status_code == 502 and "Not Found" in r.text
+
+
+def test_a_revoked_installation_token_is_dropped_and_the_run_retryable(fake, creds, tmp_path):
+    import time
+
+    from wasmtime.component import Record
+
+    from flows.capabilities.github_api import GithubApi
+    from flows.run import RunContext
+
+    fake.add_repo_from_event({"repository": {"full_name": "o/r", "id": 5, "name": "r"}})
+    cfg = load_config(COMPONENTS / "app.yaml")
+    cfg.github.api_url = fake.url
+    cfg.github.credentials_file = tmp_path / "none.json"
+    host = HostServices(cfg)
+    host.use_app(creds)
+    ctx = RunContext("r1", "f", "push", "o/r", 1, False, time.monotonic() + 30)
+
+    def get(recorder):
+        req = Record()
+        req.method, req.path, req.query, req.body, req.accept = "GET", "/repos/o/r", [], None, None
+        return GithubApi(host.github, ctx, recorder).send(req)
+
+    assert get(host.recorder()).status == 200
+    fake.identities.pop(fake.minted[0])  # revoked on GitHub's side
+    rec = host.recorder()
+    assert get(rec).status == 401
+    assert rec.retry is not None and "401" in rec.retry["reason"]
+    assert get(host.recorder()).status == 200 and len(fake.minted) == 2

@@ -241,6 +241,11 @@ class GithubApi:
         return self._check(method, path, status, resp_headers, text or "")
 
     def _check(self, method: str, path: str, status: int, headers: dict[str, str], text: str):
+        forget = getattr(self._client.tokens, "forget", None) if self._client else None
+        if status == 401 and forget is not None and self._ctx.installation_id is not None:
+            forget(self._ctx.installation_id)  # revoked or expired early: mint anew next time
+            self._recorder.transient(f"GitHub refused the installation token on {path} (401)")
+            return status, headers, text
         retry, wait = transient_reason(status, headers)
         if retry:
             self._recorder.transient(f"GitHub answered {status} to {method} {path}", wait)
