@@ -44,7 +44,7 @@ def test_build_twice_second_is_all_cached():
     assert again.returncode == 0
     lines = again.stdout.strip().splitlines()
     assert all(line.startswith("cached") for line in lines[:-1])
-    assert lines[-1].startswith("4 components")
+    assert lines[-1].startswith("6 components")
 
 
 def test_run_ok_prints_report_exit_0(tmp_path, gh_env, fake_github):
