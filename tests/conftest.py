@@ -140,3 +140,14 @@ PR_SIZE = """
     limits: {timeout_s: 30, memory_mb: 256}
     settings: {comment: true}
 """
+
+
+def pull_request(fake: FakeGitHub, number: int, lines: int = 30):
+    """A PR (GitHub's example payload, renumbered) in the fake, changing one file."""
+    payload = load_fixture("pull_request.opened.json")
+    payload["number"] = number
+    payload["pull_request"] = {**payload["pull_request"], "number": number, "labels": []}
+    repo = fake.add_repo_from_event(payload)
+    repo.files[number] = [{"filename": "a.py", "status": "modified", "additions": lines,
+                           "deletions": 0}]  # fmt: skip
+    return repo, payload

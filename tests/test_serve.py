@@ -20,8 +20,8 @@ from sqlalchemy import select
 from flows.db import get_engine
 from flows.db.models import Job
 from flows.ingest import sign
-from tests.conftest import PR_SIZE, make_project
-from tests.fakes.github import FakeGitHub, load_fixture
+from tests.conftest import PR_SIZE, make_project, pull_request
+from tests.fakes.github import FakeGitHub
 
 pytestmark = pytest.mark.slow
 SECRET = "whsec-" + uuid.uuid4().hex
@@ -112,16 +112,6 @@ def server(tmp_path, db_url, fake, app_key):
     srv.stop()
 
 
-def pull_request(fake, number=7, lines=30):
-    payload = load_fixture("pull_request.opened.json")
-    payload["number"] = number
-    payload["pull_request"] = {**payload["pull_request"], "number": number, "labels": []}
-    repo = fake.add_repo_from_event(payload)
-    repo.files[number] = [{"filename": "a.py", "status": "modified", "additions": lines,
-                           "deletions": 0}]  # fmt: skip
-    return repo, payload
-
-
 def wait_for(check, timeout=60.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -139,7 +129,7 @@ def job_states(db_url) -> list[tuple[str, int]]:
 
 def test_a_signed_delivery_upserts_one_comment_as_the_app(server, fake, db_url):
     server.start()
-    repo, payload = pull_request(fake)
+    repo, payload = pull_request(fake, 7)
     r = server.deliver("pull_request", payload)
     assert r.status_code == 202 and r.json()["jobs"] == 1
     (comment,) = wait_for(lambda: repo.comments.get(7))

@@ -13,8 +13,7 @@ from flows.db.migrate import upgrade
 from flows.db.models import Job, Run
 from flows.service import Service
 from flows.worker import Worker
-from tests.conftest import PR_SIZE, configure, make_project
-from tests.fakes.github import load_fixture
+from tests.conftest import PR_SIZE, configure, make_project, pull_request
 
 pytestmark = pytest.mark.slow
 BROKEN = """
@@ -39,16 +38,8 @@ def service(tmp_path, db_url, fake_github):
     return svc
 
 
-def pr_payload(fake_github, action="opened", lines=30):
-    payload = load_fixture("pull_request.opened.json")
-    number = next(_numbers)
-    payload["action"] = action
-    payload["number"] = number
-    payload["pull_request"] = {**payload["pull_request"], "number": number, "labels": []}
-    repo = fake_github.add_repo_from_event(payload)
-    repo.files[number] = [{"filename": "a.py", "status": "modified", "additions": lines,
-                           "deletions": 0}]  # fmt: skip
-    return repo, payload
+def pr_payload(fake_github):
+    return pull_request(fake_github, next(_numbers))
 
 
 def deliver(service, event, payload) -> str:
