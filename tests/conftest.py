@@ -25,6 +25,8 @@ def fake_github():
     fake = FakeGitHub(token=TOKEN).start()
     yield fake
     fake.stop()
+    # everything the fake answered is what GitHub documents for that operation
+    assert fake.undocumented() == []
 
 
 def configure(cfg: AppConfig, fake: FakeGitHub, pat: bool = True) -> AppConfig:

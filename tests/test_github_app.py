@@ -29,6 +29,7 @@ def fake(app_key):
     app.installations.update({1, 2, 3})
     yield fake
     fake.stop()
+    assert fake.undocumented() == []
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ def fake(app_key):
     fake.set_app(4242, "flows-test", app_key[1]).installations.add(1)
     yield fake
     fake.stop()
+    assert fake.undocumented() == []
 
 
 class Server:

@@ -203,6 +203,35 @@ class FakeGitHub:
 
     def _route(self, method: str, path: str, query: dict, body: Any, headers: dict):
         path = path.removeprefix("/api/v3")  # GitHub Enterprise Server's API root
+        answer = self._answer(method, path, query, body, headers)
+        with self._lock:
+            self.requests[-1]["status"] = answer[0]
+        return answer
+
+    def undocumented(self) -> list[str]:
+        """Answers this fake gave that GitHub's API description does not list
+        for that operation (operations outside the description are not checked;
+        injected failures are the test's own choice)."""
+        spec = json.loads((FIXTURES / "rest-api-subset.json").read_text())
+        ops = []
+        for template, methods in spec["paths"].items():
+            rx = re.sub(r"\{(path|basehead)\}", ".+", template)
+            rx = re.sub(r"\{[^}]+\}", "[^/]+", rx)
+            for m, op in methods.items():
+                ops.append((m.upper(), re.compile(f"^{rx}$"), set(op.get("responses", {}))))
+        problems = []
+        for r in self.requests:
+            if r.get("injected") or "status" not in r:
+                continue
+            for method, rx, statuses in ops:
+                if method == r["method"] and rx.match(r["path"]):
+                    # 401 "Bad credentials" can come from any endpoint
+                    if str(r["status"]) not in statuses | {"401"}:
+                        problems.append(f"{r['method']} {r['path']} -> {r['status']}")
+                    break
+        return problems
+
+    def _answer(self, method: str, path: str, query: dict, body: Any, headers: dict):
         with self._lock:
             auth = headers.get("Authorization") or ""
             self.requests.append(
@@ -217,6 +246,7 @@ class FakeGitHub:
             queued = self.failures.get(path)
             if queued:
                 status, extra, message = queued.pop(0)
+                self.requests[-1]["injected"] = True
                 body = {"message": message or f"injected {status}", "documentation_url": DOCS}
                 return status, body, extra
             if path.startswith("/app-manifests/"):
