@@ -92,12 +92,27 @@ class OpenAIConfig(_Model):
     base_url: str = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
     model: str = "gpt-4o-mini"
+    organization: str | None = None
+    # extra HTTP headers (e.g. for a gateway); their values are treated as secrets
+    headers: dict[str, str] = {}
+    timeout_s: float = Field(120.0, gt=0, le=3600)
+    # retries on 429, 5xx, timeouts and connection errors, with backoff
+    max_retries: int = Field(3, ge=0, le=10)
+    # how a JSON schema is enforced: auto tries json_schema, then json_object, then prompt
+    structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
+    # the model's context window in tokens (the server does not say)
+    context_window: int = Field(128000, ge=512)
 
 
 class LlamaConfig(_Model):
     model_path: Path | None = None
     n_ctx: int = Field(8192, ge=256)
+    # -1 offloads every layer to the GPU (when llama.cpp was built with CUDA); 0: CPU only
     n_gpu_layers: int = -1
+    n_threads: int | None = Field(None, ge=1)
+    # None: the chat template stored in the GGUF
+    chat_format: str | None = None
+    seed: int = 0
 
 
 class LLMConfig(_Model):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flows.capabilities import HOST_GITHUB_API, HOST_LOG
+from flows.capabilities import HOST_GITHUB_API, HOST_LLM, HOST_LOG
 from flows.capabilities.github_api import GithubApi, GithubClient, TokenSource
+from flows.capabilities.llm import LlmApi
 from flows.config import AppConfig
 from flows.github_app import AppCredentials, InstallationTokens, load_credentials
+from flows.llm import Backend, make_backend
 from flows.run import Redactor, RunContext, RunRecorder
 
 
@@ -35,6 +37,7 @@ class HostServices:
         self.redactor = Redactor(_secrets(cfg))
         self.app: AppCredentials | None = None
         self.github: GithubClient
+        self.llm: Backend = make_backend(cfg.llm)
         if tokens is not None:
             self._use(tokens)
         else:
@@ -67,14 +70,17 @@ class HostServices:
 
     def available(self) -> set[str]:
         """The flows:host interfaces this host implements."""
-        return {HOST_LOG, HOST_GITHUB_API}
+        return {HOST_LOG, HOST_GITHUB_API, HOST_LLM}
 
     def recorder(self) -> RunRecorder:
         return RunRecorder(self.redactor)
 
     def capabilities(self, ctx: RunContext, recorder: RunRecorder) -> dict[str, Any]:
         # log is made per component by the sandbox, so lines name their component
-        return {HOST_GITHUB_API: GithubApi(self.github, ctx, recorder)}
+        return {
+            HOST_GITHUB_API: GithubApi(self.github, ctx, recorder),
+            HOST_LLM: LlmApi(self.llm, ctx, recorder),
+        }
 
 
 def _secrets(cfg: AppConfig) -> list[str]:
@@ -82,4 +88,5 @@ def _secrets(cfg: AppConfig) -> list[str]:
     for secret in (cfg.github.token, cfg.github.webhook_secret, cfg.llm.openai.api_key):
         if secret is not None:
             found.append(secret.get_secret_value())
+    found.extend(cfg.llm.openai.headers.values())
     return found

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 
+from flows.capabilities import HOST_LLM, HostError
 from flows.config import AppConfig
 from flows.db import get_engine, is_sqlite
 from flows.db.migrate import ensure_schema
+from flows.errors import ConfigError
 from flows.host import HostServices
 from flows.ingest import Ingest
+from flows.llm.llama_backend import check_model_path
 from flows.metrics import Metrics
 from flows.queue import Queue
 from flows.runtime import Runtime
@@ -33,8 +36,15 @@ class Service:
         """Migrate (automatic on SQLite) or check the schema, then build and
         link every flow so a bad flow stops the start, not the first event."""
         ensure_schema(self.engine, auto=is_sqlite(self.engine) if migrate is None else migrate)
+        uses_llm = False
         for name in self.cfg.flows:
-            self.runtime.plan(name)
+            plan = self.runtime.plan(name)
+            uses_llm |= any(HOST_LLM in c.imports for c in plan.integrations.values())
+        if uses_llm and self.cfg.llm.backend == "llama":
+            try:
+                check_model_path(self.cfg.llm.llama)
+            except HostError as e:
+                raise ConfigError(str(e)) from None
 
     def start_workers(self, threads: int) -> None:
         if threads > 0 and self.pool is None:
