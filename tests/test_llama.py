@@ -47,7 +47,9 @@ def test_load_chat_and_usage(llama):
     assert done.prompt_tokens > 10 and 0 < done.completion_tokens <= 48
     assert done.model == "tiny.gguf" and done.finish_reason in ("stop", "length")
     assert llama.context_window() == 2048
-    assert llama.count_tokens("abc") in (3, 4)  # byte tokens (maybe a leading space)
+    model, _lock = llama_backend.load(llama.cfg)  # the model's own tokenizer counts
+    assert llama.count_tokens("abc def") == len(model.tokenize(b"abc def", add_bos=False))
+    assert llama.count_tokens("abc def") > llama.count_tokens("abc") > 0
 
 
 def test_schema_constrained_json_validates(llama):
@@ -75,6 +77,15 @@ def test_a_busy_model_does_not_hold_a_run_past_its_deadline(llama):
         with pytest.raises(HostError, match="busy until the run's deadline") as e:
             llama.complete([{"role": "user", "content": "x"}], 8, 0.0, None, t0 + 0.3)
         assert time.monotonic() - t0 < 2 and e.value.transient
+
+
+def test_a_generation_past_the_deadline_is_stopped(llama):
+    msgs = [{"role": "user", "content": "x"}]
+    t0 = time.monotonic()
+    with pytest.raises(HostError, match="did not finish before the run's deadline"):
+        llama.complete(msgs, 1500, 0.0, None, t0 + 0.02)
+    assert time.monotonic() - t0 < 0.5
+    assert chat(llama).completion_tokens > 0  # the model is fine afterwards
 
 
 def test_bad_settings_name_the_setting(tmp_path, llama):

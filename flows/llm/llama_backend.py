@@ -12,6 +12,8 @@ from flows.config import LlamaConfig
 from flows.llm import Completion, Message
 
 _models: dict[tuple, tuple[Any, threading.Lock]] = {}
+
+
 _load_lock = threading.Lock()
 
 
@@ -73,7 +75,7 @@ class LlamaBackend:
         schema: dict[str, Any] | None,
         deadline: float,
     ) -> Completion:
-        from llama_cpp import StoppingCriteriaList
+        from llama_cpp import LogitsProcessorList
 
         model, lock = load(self.cfg)
         prompt = sum(self.count_tokens(m["content"]) + 4 for m in messages)
@@ -82,37 +84,56 @@ class LlamaBackend:
                 f"the prompt (about {prompt} tokens) plus max_tokens {max_tokens} is over the "
                 f"context window of {self.cfg.n_ctx} tokens (llm.llama.n_ctx)"
             )
-        late = threading.Event()
 
-        def past_deadline(_ids: Any, _logits: Any) -> bool:
-            if time.monotonic() > deadline:
-                late.set()
-            return late.is_set()
+        abandoned = threading.Event()
+        eos = model.token_eos()
+
+        def stop_when_abandoned(_ids: Any, logits: Any) -> Any:
+            if abandoned.is_set() and schema is None:  # end the text now: nobody waits for it
+                logits[:] = -float("inf")
+                logits[eos] = 0.0
+            return logits
 
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not lock.acquire(timeout=remaining):
             raise HostError("the local model was busy until the run's deadline", transient=True)
+        out: dict[str, Any] = {}
+        finished = threading.Event()
+
+        def generate() -> None:
+            try:
+                out["resp"] = model.create_chat_completion(
+                    messages=messages,
+                    max_tokens=max_tokens,
+                    temperature=0.0 if temperature is None else temperature,
+                    response_format={"type": "json_object", "schema": schema} if schema else None,
+                    logits_processor=LogitsProcessorList([stop_when_abandoned]),
+                )
+            except Exception as e:
+                out["error"] = e
+            finally:
+                lock.release()
+                finished.set()
+
         t0 = time.perf_counter()
-        try:
-            resp = model.create_chat_completion(
-                messages=messages,
-                max_tokens=max_tokens,
-                temperature=0.0 if temperature is None else temperature,
-                response_format={"type": "json_object", "schema": schema} if schema else None,
-                stopping_criteria=StoppingCriteriaList([past_deadline]),
-            )
-        except ValueError as e:  # e.g. "Requested tokens (9000) exceed context window of 8192"
-            raise HostError(f"the local model refused the prompt: {e} (llm.llama.n_ctx)") from None
-        finally:
-            lock.release()
-        if late.is_set():
+        # generation runs beside the run, so the run stops waiting at its deadline;
+        # an abandoned generation ends at once (or at max_tokens under a schema)
+        threading.Thread(target=generate, name="llama-generate", daemon=True).start()
+        if not finished.wait(max(0.0, deadline - time.monotonic())):
+            abandoned.set()
             raise HostError("the local model did not finish before the run's deadline "
                             "(limits.timeout_s)")  # fmt: skip
+        if "error" in out:
+            e = out["error"]
+            if isinstance(e, ValueError):  # e.g. "Requested tokens (9000) exceed context window"
+                raise HostError(f"the local model refused the prompt: {e} (llm.llama.n_ctx)")
+            raise HostError(f"the local model failed: {type(e).__name__}: {e}")
+        resp = out["resp"]
         choice = resp["choices"][0]
         usage = resp.get("usage") or {}
         return Completion(
             text=choice["message"].get("content") or "",
-            model=Path(str(resp.get("model") or self.cfg.model_path)).name,
+            model=Path(str(self.cfg.model_path)).name,
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=round((time.perf_counter() - t0) * 1000, 1),
