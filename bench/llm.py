@@ -32,14 +32,20 @@ MESSAGES = [
 
 
 def direct(model_path: Path, args) -> list[tuple[int, float]]:
+    """The same messages the llm integration sends (its data guard included)."""
     from llama_cpp import Llama
+
+    sys.path.insert(0, str(ROOT / "integrations" / "llm"))
+    import prompt
+
+    messages = prompt.guarded(MESSAGES)
 
     llm = Llama(model_path=str(model_path), n_ctx=args.n_ctx, n_gpu_layers=args.n_gpu_layers,
                 seed=0, verbose=False)  # fmt: skip
     out = []
     for _ in range(args.calls):
         t0 = time.perf_counter()
-        r = llm.create_chat_completion(messages=MESSAGES, max_tokens=args.max_tokens,
+        r = llm.create_chat_completion(messages=messages, max_tokens=args.max_tokens,
                                        temperature=0.0)  # fmt: skip
         out.append((r["usage"]["completion_tokens"], time.perf_counter() - t0))
     return out

@@ -44,7 +44,11 @@ def test_build_twice_second_is_all_cached():
     assert again.returncode == 0
     lines = again.stdout.strip().splitlines()
     assert all(line.startswith("cached") for line in lines[:-1])
-    assert lines[-1].startswith("6 components")
+    from flows.build import project_components
+    from flows.config import load_config
+
+    n = len(project_components(load_config(COMPONENTS / "app.yaml")))
+    assert n >= 8 and lines[-1].startswith(f"{n} components")
 
 
 def test_run_ok_prints_report_exit_0(tmp_path, gh_env, fake_github):
