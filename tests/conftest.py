@@ -124,11 +124,12 @@ def app_key(tmp_path_factory) -> tuple[Path, str]:
     return path, public
 
 
-def make_project(root: Path, flows_yaml: str, extra: str = "") -> Path:
-    """A project folder using this repository's functions and integrations."""
+def make_project(root: Path, flows_yaml: str, extra: str = "", source: Path = ROOT) -> Path:
+    """A project folder using the functions and integrations of `source`
+    (this repository's, or the test components')."""
     root.mkdir(parents=True, exist_ok=True)
     for d in ("functions", "integrations"):
-        (root / d).symlink_to(ROOT / d)
+        (root / d).symlink_to(source / d)
     (root / "app.yaml").write_text(f"{extra}\nflows:\n{flows_yaml}")
     return root / "app.yaml"
 

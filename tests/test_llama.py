@@ -16,7 +16,7 @@ from flows.events import Event
 from flows.llm import llama_backend
 from flows.llm.llama_backend import LlamaBackend
 from flows.runtime import Runtime
-from tests.conftest import COMPONENTS, configure
+from tests.conftest import COMPONENTS, configure, make_project
 from tests.fakes.github import load_fixture
 from tests.tiny_gguf import write_tiny_llama
 
@@ -124,3 +124,16 @@ def test_a_flow_gets_schema_valid_json_from_the_local_model(fake_github, model_p
         assert value["verdict"] in ("ok", "risky")
         assert report.llm["calls"] >= 1 and report.llm["by_call"][0]["backend"] == "llama"
         assert report.llm["prompt_tokens"] > 0
+
+
+def test_serve_refuses_to_start_without_the_model_file(tmp_path):
+    from flows.errors import ConfigError
+    from flows.service import Service
+
+    flow = "  llm-probe:\n    function: functions/llm_probe\n    integrations: [llm]\n"
+    cfg = load_config(make_project(tmp_path / "p", flow, source=COMPONENTS))
+    cfg.database.url = f"sqlite:///{tmp_path}/flows.db"
+    cfg.llm.backend = "llama"
+    cfg.llm.llama = LlamaConfig(model_path=tmp_path / "missing.gguf")
+    with pytest.raises(ConfigError, match=r"llm\.llama\.model_path: no such file"):
+        Service(cfg).prepare()
