@@ -186,5 +186,48 @@ def migrate(config_path: Path) -> None:
     click.echo(f"{engine.url.render_as_string(hide_password=True)}: {state} {after}")
 
 
+@main.group()
+def memory() -> None:
+    """What flows remember about a repository: look, and forget."""
+
+
+def _store(config_path: Path):  # -> MemoryStore
+    from flows.host import HostServices
+
+    cfg = _load(config_path)
+    try:
+        return HostServices(cfg).memory_store()
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+
+
+@memory.command("list")
+@click.option("--repo", required=True, help="owner/name")
+@click.option("--pr", type=int, help="Only this pull request's thread (0: long-term).")
+@CONFIG
+def memory_list(repo: str, pr: int | None, config_path: Path) -> None:
+    """List remembered keys with their size, age and expiry."""
+    now = time.time()
+    rows = _store(config_path).items(repo, pr)
+    for r in rows:
+        where = "repo" if r.thread == 0 else f"#{r.thread}"
+        expires = f"  expires in {(r.expires_at - now) / 86400:.1f} d" if r.expires_at else ""
+        age = (now - r.updated_at) / 86400
+        click.echo(f"{where:<7} {r.key:<40} {r.size:>7} B  {age:5.1f} d old{expires}")
+    click.echo(f"{len(rows)} items", err=True)
+
+
+@memory.command("forget")
+@click.option("--repo", required=True, help="owner/name")
+@click.option("--pr", type=int, help="Only this pull request's thread (0: long-term).")
+@click.option("--key", help="Only this key.")
+@CONFIG
+def memory_forget(repo: str, pr: int | None, key: str | None, config_path: Path) -> None:
+    """Forget what is remembered (all of the repository, a thread, or one key)."""
+    n = _store(config_path).forget(repo, pr, key)
+    click.echo(f"forgot {n} items")
+
+
 if __name__ == "__main__":
     main()

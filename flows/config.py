@@ -121,6 +121,16 @@ class LLMConfig(_Model):
     llama: LlamaConfig = LlamaConfig()
 
 
+class MemoryConfig(_Model):
+    # a value bigger than this is refused
+    max_value_kb: int = Field(64, ge=1, le=16384)
+    # per repository (long- and short-term together); the oldest go first
+    max_repo_mb: float = Field(10.0, gt=0, le=10240)
+    max_repo_items: int = Field(10000, ge=10, le=10_000_000)
+    # a closed pull request's memory is forgotten this long after it closes
+    pr_retention_days: float = Field(30.0, ge=0, le=3650)
+
+
 class Limits(_Model):
     timeout_s: float = Field(300.0, gt=0, le=3600)
     memory_mb: int = Field(512, ge=32, le=4096)
@@ -148,6 +158,7 @@ class AppConfig(_Model):
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
     queue: QueueConfig = QueueConfig()
+    memory: MemoryConfig = MemoryConfig()
     github: GithubConfig = GithubConfig()
     llm: LLMConfig = LLMConfig()
     flows: dict[str, FlowConfig] = {}

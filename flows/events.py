@@ -47,6 +47,16 @@ class Event:
         return name if isinstance(name, str) else None
 
     @property
+    def thread(self) -> int | None:
+        """The pull request or issue number the event is about, if any."""
+        for holder in ("pull_request", "issue"):
+            obj = self.payload.get(holder)
+            number = obj.get("number") if isinstance(obj, dict) else None
+            if isinstance(number, int):
+                return number
+        return None
+
+    @property
     def installation_id(self) -> int | None:
         inst = self.payload.get("installation")
         ident = inst.get("id") if isinstance(inst, dict) else None

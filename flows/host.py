@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from flows.capabilities import HOST_GITHUB_API, HOST_LLM, HOST_LOG
+from flows.capabilities import HOST_GITHUB_API, HOST_LLM, HOST_LOG, HOST_MEMORY
 from flows.capabilities.github_api import GithubApi, GithubClient, TokenSource
 from flows.capabilities.llm import LlmApi
+from flows.capabilities.memory import MemoryApi
 from flows.config import AppConfig
 from flows.github_app import AppCredentials, InstallationTokens, load_credentials
 from flows.llm import Backend, make_backend
+from flows.memory import MemoryStore
 from flows.run import Redactor, RunContext, RunRecorder
 
 
@@ -38,6 +41,8 @@ class HostServices:
         self.app: AppCredentials | None = None
         self.github: GithubClient
         self.llm: Backend = make_backend(cfg.llm)
+        self.memory: MemoryStore | None = None  # made on first use (or by the service)
+        self._memory_lock = threading.Lock()
         if tokens is not None:
             self._use(tokens)
         else:
@@ -70,7 +75,19 @@ class HostServices:
 
     def available(self) -> set[str]:
         """The flows:host interfaces this host implements."""
-        return {HOST_LOG, HOST_GITHUB_API, HOST_LLM}
+        return {HOST_LOG, HOST_GITHUB_API, HOST_LLM, HOST_MEMORY}
+
+    def memory_store(self) -> MemoryStore:
+        """The memory store on app.yaml's database (a SQLite file is migrated first)."""
+        with self._memory_lock:
+            if self.memory is None:
+                from flows.db import get_engine, is_sqlite
+                from flows.db.migrate import ensure_schema
+
+                engine = get_engine(self.cfg.database.url)
+                ensure_schema(engine, auto=is_sqlite(engine))
+                self.memory = MemoryStore(engine, self.cfg.memory)
+            return self.memory
 
     def recorder(self) -> RunRecorder:
         return RunRecorder(self.redactor)
@@ -80,6 +97,7 @@ class HostServices:
         return {
             HOST_GITHUB_API: GithubApi(self.github, ctx, recorder),
             HOST_LLM: LlmApi(self.llm, ctx, recorder),
+            HOST_MEMORY: MemoryApi(self.memory_store, ctx, recorder),
         }
 
 

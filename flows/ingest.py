@@ -12,11 +12,13 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from flows import installations
 from flows.config import AppConfig
 from flows.db import sessions, transaction
 from flows.db.models import Delivery
+from flows.memory import MemoryStore, Tenant
 from flows.queue import enqueue
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
@@ -58,9 +60,16 @@ class Outcome:
 
 
 class Ingest:
-    def __init__(self, cfg: AppConfig, engine: Engine, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        cfg: AppConfig,
+        engine: Engine,
+        memory: MemoryStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.cfg = cfg
         self.session = sessions(engine)
+        self.memory = memory
         self.clock = clock
 
     def accept(self, delivery_id: str, event: str, body: bytes) -> Outcome:
@@ -95,6 +104,8 @@ class Ingest:
                     return Outcome(200, {"pong": True, "zen": payload.get("zen")})
                 if event in INSTALLATION_EVENTS:
                     delivery.note = installations.apply_event(s, event, payload, now)
+                    if event == "installation" and action == "deleted" and inst_id is not None:
+                        MemoryStore.delete_installation(s, inst_id)
                 elif inst_id is not None:
                     state = installations.seen(s, inst_id, now).status
                     if state != "active":
@@ -104,6 +115,7 @@ class Ingest:
                         return Outcome(202, {"delivery": delivery_id, "skipped": delivery.note})
                 s.add(delivery)
                 s.flush()
+                self._thread_state(s, event, action, inst_id, repo_name, payload, now)
                 flows = [n for n, f in self.cfg.flows.items() if f.triggered_by(event, action)]
                 for name in flows:
                     key = concurrency_key(name, repo_name, payload)
@@ -111,6 +123,29 @@ class Ingest:
                 return Outcome(202, {"delivery": delivery_id, "jobs": len(flows), "flows": flows})
         except IntegrityError:  # the same delivery id stored meanwhile by another request
             return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
+
+    def _thread_state(
+        self,
+        s: Session,
+        event: str,
+        action: str | None,
+        inst_id: int | None,
+        repo: str | None,
+        payload: dict[str, Any],
+        now: float,
+    ) -> None:
+        """A closed pull request or issue starts its memory's retention period."""
+        if self.memory is None or repo is None or event not in ("pull_request", "issues"):
+            return
+        obj = payload.get("pull_request" if event == "pull_request" else "issue")
+        number = obj.get("number") if isinstance(obj, dict) else None
+        if not isinstance(number, int):
+            return
+        tenant = Tenant.of(inst_id, repo)
+        if action == "closed":
+            self.memory.close_thread(s, tenant, number, now)
+        elif action == "reopened":
+            self.memory.reopen_thread(s, tenant, number)
 
     def _store(self, delivery: Delivery) -> None:
         try:

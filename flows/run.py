@@ -26,6 +26,8 @@ class RunContext:
     installation_id: int | None
     dry_run: bool
     deadline: float  # time.monotonic() by which the run must end
+    # the pull request or issue number of the event (its memory thread)
+    thread: int | None = None
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())

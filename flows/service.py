@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 from flows.capabilities import HOST_LLM, HostError
@@ -12,10 +14,14 @@ from flows.errors import ConfigError
 from flows.host import HostServices
 from flows.ingest import Ingest
 from flows.llm.llama_backend import check_model_path
+from flows.memory import MemoryStore
 from flows.metrics import Metrics
 from flows.queue import Queue
 from flows.runtime import Runtime
 from flows.worker import WorkerPool
+
+log = logging.getLogger("flows.service")
+JANITOR_EVERY_S = 600.0
 
 
 class Service:
@@ -25,17 +31,20 @@ class Service:
         self.host = host or HostServices(cfg)
         self.runtime = Runtime(cfg, self.host)
         self.queue = Queue(self.engine, cfg.queue)
-        self.ingest = Ingest(cfg, self.engine)
+        self.memory = MemoryStore(self.engine, cfg.memory)
+        self.ingest = Ingest(cfg, self.engine, self.memory)
         self.metrics = Metrics()
         self.pool: WorkerPool | None = None
         self.started = time.time()
         # /setup's one-time `state` values, with when they were made
         self.setup_states: dict[str, float] = {}
+        self._stop = threading.Event()
 
     def prepare(self, migrate: bool | None = None) -> None:
         """Migrate (automatic on SQLite) or check the schema, then build and
         link every flow so a bad flow stops the start, not the first event."""
         ensure_schema(self.engine, auto=is_sqlite(self.engine) if migrate is None else migrate)
+        self.host.memory = self.memory
         uses_llm = False
         for name in self.cfg.flows:
             plan = self.runtime.plan(name)
@@ -50,8 +59,22 @@ class Service:
         if threads > 0 and self.pool is None:
             self.pool = WorkerPool(self.runtime, self.queue, threads, self.metrics)
             self.pool.start()
+            self._stop.clear()
+            threading.Thread(target=self._janitor, name="janitor", daemon=True).start()
 
     def stop_workers(self, timeout: float = 30.0) -> None:
+        self._stop.set()
         if self.pool is not None:
             self.pool.stop(timeout)
             self.pool = None
+
+    def _janitor(self) -> None:
+        """Forget the memory of pull requests closed longer ago than the retention."""
+        while not self._stop.is_set():
+            try:
+                gone = self.memory.purge_expired()
+                if gone:
+                    log.info("forgot %d memory items of closed pull requests", gone)
+            except Exception:
+                log.exception("memory purge failed; trying again later")
+            self._stop.wait(JANITOR_EVERY_S)

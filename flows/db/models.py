@@ -111,3 +111,28 @@ class Run(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     # the JSON run report (logs, writes, resources)
     report: Mapped[str] = mapped_column(Text)
+
+
+class MemoryItem(Base):
+    """One remembered value, partitioned by installation and repository.
+
+    `thread` is the pull request (or issue) number for short-term memory, and
+    0 for the repository's long-term memory."""
+
+    __tablename__ = "memory"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "repository", "thread", "key", name="uq_memory_key"),
+        Index("ix_memory_repo", "installation_id", "repository", "updated_at"),
+        Index("ix_memory_expires", "expires_at"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    installation_id: Mapped[int] = mapped_column(BigInteger)
+    repository: Mapped[str] = mapped_column(String(255))  # lower-case owner/name
+    thread: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(512))
+    value: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    # set when the pull request closes: forgotten after the retention period
+    expires_at: Mapped[float | None] = mapped_column(Float)

@@ -183,6 +183,7 @@ def run_plan(
         installation_id=event.installation_id,
         dry_run=dry_run,
         deadline=start + limits.timeout_s,
+        thread=event.thread,
     )
     box = _Sandbox(engine, limits, ctx, recorder)
     timings: dict[str, float] = {}

@@ -1,0 +1,101 @@
+"""flows:host/memory: key-value memory scoped by the host to the event's
+installation and repository (a flow cannot name another tenant)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flows.capabilities import HOST_MEMORY, HostError
+from flows.memory import REPO_THREAD, BadMemoryInput, MemoryStore, Tenant
+from flows.run import RunContext, RunRecorder
+
+_ABSENT = object()
+
+
+class MemoryApi:
+    interface = HOST_MEMORY
+
+    def __init__(
+        self, store: Callable[[], MemoryStore], ctx: RunContext, recorder: RunRecorder
+    ) -> None:
+        self._store_of = store
+        self._ctx = ctx
+        self._recorder = recorder
+        # dry run: writes stay in this run (the report lists them), nothing is stored
+        self._overlay: dict[tuple[int, str], str | None] = {}
+
+    def _where(self, scope: str) -> tuple[MemoryStore, Tenant, int]:
+        if self._ctx.repository is None:
+            raise HostError("this event has no repository, so there is no memory for it")
+        tenant = Tenant.of(self._ctx.installation_id, self._ctx.repository)
+        if scope == "repo":
+            thread = REPO_THREAD
+        elif scope == "pr":
+            if not self._ctx.thread:
+                raise HostError("this event has no pull request or issue, so no 'pr' memory")
+            thread = self._ctx.thread
+        else:
+            raise HostError(f"scope {scope!r}: use 'pr' or 'repo'")
+        try:
+            return self._store_of(), tenant, thread
+        except Exception as e:
+            raise HostError(f"memory is unavailable: {e}", transient=True) from None
+        raise HostError(f"scope {scope!r}: use 'pr' or 'repo'")
+
+    def _call(self, fn, *args):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args)
+        except BadMemoryInput as e:
+            raise HostError(str(e)) from None
+        except Exception as e:  # the database is down: worth a retry later
+            raise HostError(f"memory is unavailable: {type(e).__name__}", transient=True) from None
+
+    def _write(self, op: str, scope: str, key: str, value: str | None) -> None:
+        entry = {"memory": op, "scope": scope, "key": key, "dry_run": self._ctx.dry_run}
+        if value is not None:
+            entry["bytes"] = len(value.encode("utf-8", "surrogatepass"))
+        self._recorder.write(entry)
+
+    def get(self, scope: str, key: str) -> str | None:
+        store, tenant, thread = self._where(scope)
+        got = self._overlay.get((thread, key), _ABSENT)
+        if got is not _ABSENT:
+            return got  # type: ignore[return-value]
+        return self._call(store.get, tenant, thread, key)
+
+    def put(self, scope: str, key: str, value: str) -> None:
+        store, tenant, thread = self._where(scope)
+        self._write("put", scope, key, value)
+        if self._ctx.dry_run:
+            self._call(store._check_value, value)
+            self._overlay[(thread, key)] = value
+            return
+        self._call(store.put, tenant, thread, key, value)
+
+    def put_if(self, scope: str, key: str, expected: str | None, value: str) -> bool:
+        store, tenant, thread = self._where(scope)
+        if self._ctx.dry_run:
+            if self.get(scope, key) != expected:
+                return False
+            self.put(scope, key, value)
+            return True
+        done = self._call(store.put_if, tenant, thread, key, expected, value)
+        if done:
+            self._write("put", scope, key, value)
+        return done
+
+    def delete(self, scope: str, key: str) -> None:
+        store, tenant, thread = self._where(scope)
+        self._write("delete", scope, key, None)
+        if self._ctx.dry_run:
+            self._overlay[(thread, key)] = None
+            return
+        self._call(store.delete, tenant, thread, key)
+
+    def list_keys(self, scope: str, prefix: str) -> list[str]:
+        store, tenant, thread = self._where(scope)
+        keys = set(self._call(store.list_keys, tenant, thread, prefix))
+        for (t, k), v in self._overlay.items():
+            if t == thread and k.startswith(prefix):
+                (keys.add if v is not None else keys.discard)(k)
+        return sorted(keys)[:1000]
