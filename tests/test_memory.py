@@ -191,3 +191,34 @@ def test_dry_run_memory_writes_are_reported_not_stored(runtime, store):
     assert report.result == [{"ok": None}, {"ok": "v"}, {"ok": True}, {"ok": ["d"]}]
     assert {w["memory"] for w in report.writes} == {"put"} and report.writes[0]["dry_run"]
     assert store.get(Tenant.of(1, "octo/gamma"), 5, "d") is None
+
+
+def test_flows_memory_list_and_forget(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import make_project
+
+    config = make_project(
+        tmp_path / "p", "  {}\n", f'database: {{url: "sqlite:///{tmp_path}/m.db"}}'
+    )
+    config.write_text(config.read_text().replace("flows:\n  {}\n", "flows: {}\n"))
+    engine = get_engine(f"sqlite:///{tmp_path}/m.db")
+    upgrade(engine)
+    mem = MemoryStore(engine, MemoryConfig())
+    mem.put(A, 7, "reviewed-sha", "abc")
+    mem.put(A, 0, "convention:sql", "snake_case columns")
+    mem.put(B, 7, "other", "x")
+
+    def flows(*args):
+        cmd = [sys.executable, "-m", "flows.cli", "memory", *args, "--config", str(config)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+
+    listed = flows("list", "--repo", "octo/alpha")
+    assert listed.returncode == 0, listed.stderr
+    assert "#7" in listed.stdout and "reviewed-sha" in listed.stdout
+    assert "convention:sql" in listed.stdout and "other" not in listed.stdout
+    assert flows("forget", "--repo", "octo/alpha", "--pr", "7").stdout.strip() == "forgot 1 items"
+    assert mem.get(A, 7, "reviewed-sha") is None and mem.get(A, 0, "convention:sql")
+    assert flows("forget", "--repo", "octo/alpha").stdout.strip() == "forgot 1 items"
+    assert mem.get(B, 7, "other") == "x"

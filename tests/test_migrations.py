@@ -12,7 +12,7 @@ from flows.db.migrate import current, downgrade, ensure_schema, head, upgrade
 from flows.db.models import Base
 from flows.errors import FlowsError
 
-TABLES = {"installations", "repositories", "deliveries", "jobs", "runs"}
+TABLES = {"installations", "repositories", "deliveries", "jobs", "runs", "memory"}
 
 
 def test_upgrade_matches_the_models_and_downgrades_cleanly(db_url):
