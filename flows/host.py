@@ -11,6 +11,7 @@ from flows.capabilities.llm import LlmApi
 from flows.capabilities.memory import MemoryApi
 from flows.config import AppConfig
 from flows.github_app import AppCredentials, InstallationTokens, load_credentials
+from flows.knowledge import KnowledgeStore
 from flows.llm import Backend, make_backend
 from flows.memory import MemoryStore
 from flows.run import Redactor, RunContext, RunRecorder
@@ -42,6 +43,7 @@ class HostServices:
         self.github: GithubClient
         self.llm: Backend = make_backend(cfg.llm)
         self.memory: MemoryStore | None = None  # made on first use (or by the service)
+        self.knowledge: KnowledgeStore | None = None
         self._memory_lock = threading.Lock()
         if tokens is not None:
             self._use(tokens)
@@ -89,6 +91,12 @@ class HostServices:
                 self.memory = MemoryStore(engine, self.cfg.memory)
             return self.memory
 
+    def knowledge_store(self) -> KnowledgeStore:
+        """Findings and knowledge, on the same database as the memory store."""
+        if self.knowledge is None:
+            self.knowledge = KnowledgeStore(self.memory_store().engine)
+        return self.knowledge
+
     def recorder(self) -> RunRecorder:
         return RunRecorder(self.redactor)
 
@@ -97,7 +105,7 @@ class HostServices:
         return {
             HOST_GITHUB_API: GithubApi(self.github, ctx, recorder),
             HOST_LLM: LlmApi(self.llm, ctx, recorder),
-            HOST_MEMORY: MemoryApi(self.memory_store, ctx, recorder),
+            HOST_MEMORY: MemoryApi(self.memory_store, self.knowledge_store, ctx, recorder),
         }
 
 

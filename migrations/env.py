@@ -3,6 +3,7 @@
 from alembic import context
 
 from flows.db import make_engine
+from flows.db.migrate import include_object
 from flows.db.models import Base
 
 config = context.config
@@ -15,6 +16,7 @@ def _configure(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
 
 

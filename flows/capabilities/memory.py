@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flows.capabilities import HOST_MEMORY, HostError
+from flows.knowledge import FindingIn, KnowledgeStore
 from flows.memory import REPO_THREAD, BadMemoryInput, MemoryStore, Tenant
 from flows.run import RunContext, RunRecorder
+from flows.sandbox.values import record
 
 _ABSENT = object()
 
@@ -16,9 +18,14 @@ class MemoryApi:
     interface = HOST_MEMORY
 
     def __init__(
-        self, store: Callable[[], MemoryStore], ctx: RunContext, recorder: RunRecorder
+        self,
+        store: Callable[[], MemoryStore],
+        knowledge: Callable[[], KnowledgeStore],
+        ctx: RunContext,
+        recorder: RunRecorder,
     ) -> None:
         self._store_of = store
+        self._knowledge_of = knowledge
         self._ctx = ctx
         self._recorder = recorder
         # dry run: writes stay in this run (the report lists them), nothing is stored
@@ -99,3 +106,61 @@ class MemoryApi:
             if t == thread and k.startswith(prefix):
                 (keys.add if v is not None else keys.discard)(k)
         return sorted(keys)[:1000]
+
+    # -- what the repository learned ---------------------------------------------
+
+    def _learned(self, need_thread: bool = False) -> tuple[KnowledgeStore, Tenant]:
+        if self._ctx.repository is None:
+            raise HostError("this event has no repository, so there is no memory for it")
+        if need_thread and not self._ctx.thread:
+            raise HostError("this event has no pull request")
+        try:
+            store = self._knowledge_of()
+        except Exception as e:
+            raise HostError(f"memory is unavailable: {e}", transient=True) from None
+        return store, Tenant.of(self._ctx.installation_id, self._ctx.repository)
+
+    @staticmethod
+    def _finding(f) -> FindingIn:  # type: ignore[no-untyped-def]
+        return FindingIn(
+            f.fingerprint, f.rule, f.path, f.symbol, f.title, f.severity, getattr(f, "comment-id")
+        )
+
+    def record_findings(self, findings: list) -> None:
+        store, tenant = self._learned(need_thread=True)
+        self._recorder.write(
+            {"memory": "record-findings", "count": len(findings), "dry_run": self._ctx.dry_run}
+        )
+        if not self._ctx.dry_run:
+            found = [self._finding(f) for f in findings]
+            self._call(store.record_findings, tenant, self._ctx.thread, found)
+
+    def suppressed(self, candidates: list) -> list[str]:
+        store, tenant = self._learned()
+        return self._call(store.suppressed, tenant, [self._finding(f) for f in candidates])
+
+    def set_finding_status(self, fingerprint: str, status: str, reason: str | None) -> None:
+        store, tenant = self._learned()
+        self._recorder.write(
+            {
+                "memory": "set-finding-status",
+                "fingerprint": fingerprint,
+                "status": status,
+                "dry_run": self._ctx.dry_run,
+            }
+        )
+        if not self._ctx.dry_run:
+            self._call(store.set_status, tenant, status, reason, fingerprint)
+
+    def note_pull_request(self, summary: str, paths: list[str]) -> None:
+        store, tenant = self._learned(need_thread=True)
+        self._recorder.write({"memory": "note-pull-request", "dry_run": self._ctx.dry_run})
+        if not self._ctx.dry_run:
+            self._call(store.add, tenant, "pr", str(self._ctx.thread), summary, paths)
+
+    def recall(self, query: str, paths: list[str], limit: int) -> list:
+        store, tenant = self._learned()
+        found = self._call(store.recall, tenant, query, paths, limit)
+        return [
+            record({"kind": r.kind, "ref": r.ref, "text": r.text, "paths": r.paths}) for r in found
+        ]

@@ -136,3 +136,50 @@ class MemoryItem(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     # set when the pull request closes: forgotten after the retention period
     expires_at: Mapped[float | None] = mapped_column(Float)
+
+
+class Finding(Base):
+    """A finding a flow reported, and what maintainers said of it."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "repository", "fingerprint", name="uq_findings_fp"),
+        Index("ix_findings_rule", "installation_id", "repository", "rule", "path"),
+        Index("ix_findings_comment", "comment_id"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    installation_id: Mapped[int] = mapped_column(BigInteger)
+    repository: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(String(1024))
+    symbol: Mapped[str] = mapped_column(String(255), default="")
+    title: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    pr_number: Mapped[int] = mapped_column(Integer)
+    # the inline review comment that carries it, when there is one
+    comment_id: Mapped[int | None] = mapped_column(BigInteger)
+    # open, dismissed or accepted
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Knowledge(Base):
+    """Long-term text a repository's reviews draw on: conventions the team
+    stated, and short summaries of merged pull requests by file."""
+
+    __tablename__ = "knowledge"
+    __table_args__ = (Index("ix_knowledge_repo", "installation_id", "repository", "kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    installation_id: Mapped[int] = mapped_column(BigInteger)
+    repository: Mapped[str] = mapped_column(String(255))
+    # convention or pr
+    kind: Mapped[str] = mapped_column(String(16))
+    # the pull request number for kind pr; who said it for a convention
+    ref: Mapped[str] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    # the files it is about, one per line, with a newline before and after
+    paths: Mapped[str] = mapped_column(Text, default="\n")
+    created_at: Mapped[float] = mapped_column(Float)
