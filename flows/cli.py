@@ -191,12 +191,13 @@ def memory() -> None:
     """What flows remember about a repository: look, and forget."""
 
 
-def _store(config_path: Path):  # -> MemoryStore
+def _stores(config_path: Path):  # -> (MemoryStore, KnowledgeStore)
     from flows.host import HostServices
 
     cfg = _load(config_path)
     try:
-        return HostServices(cfg).memory_store()
+        host = HostServices(cfg)
+        return host.memory_store(), host.knowledge_store()
     except FlowsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -207,25 +208,54 @@ def _store(config_path: Path):  # -> MemoryStore
 @click.option("--pr", type=int, help="Only this pull request's thread (0: long-term).")
 @CONFIG
 def memory_list(repo: str, pr: int | None, config_path: Path) -> None:
-    """List remembered keys with their size, age and expiry."""
+    """List what is remembered: keys, findings with maintainers' verdicts, and
+    conventions and pull request history."""
     now = time.time()
-    rows = _store(config_path).items(repo, pr)
+    memory, knowledge = _stores(config_path)
+    rows = memory.items(repo, pr)
+    click.echo(f"keys ({len(rows)}):")
     for r in rows:
         where = "repo" if r.thread == 0 else f"#{r.thread}"
         expires = f"  expires in {(r.expires_at - now) / 86400:.1f} d" if r.expires_at else ""
         age = (now - r.updated_at) / 86400
-        click.echo(f"{where:<7} {r.key:<40} {r.size:>7} B  {age:5.1f} d old{expires}")
-    click.echo(f"{len(rows)} items", err=True)
+        click.echo(f"  {where:<7} {r.key:<40} {r.size:>7} B  {age:5.1f} d old{expires}")
+    if pr is not None:
+        return
+    found = knowledge.findings(repo)
+    click.echo(f"findings ({len(found)}):")
+    for f in found:
+        why = f" ({f.reason})" if f.reason else ""
+        click.echo(f"  {f.fingerprint:<20} {f.status:<9} #{f.pr_number} {f.rule} {f.path}{why}")
+    entries = knowledge.entries(repo)
+    click.echo(f"knowledge ({len(entries)}):")
+    for k in entries:
+        click.echo(f"  [{k.id}] {k.kind:<10} {k.ref:<16} {k.text[:70]}")
 
 
 @memory.command("forget")
 @click.option("--repo", required=True, help="owner/name")
 @click.option("--pr", type=int, help="Only this pull request's thread (0: long-term).")
 @click.option("--key", help="Only this key.")
+@click.option("--finding", help="A finding's record (undoes a dismissal).")
+@click.option("--knowledge", "knowledge_id", type=int, help="One convention or PR summary [id].")
 @CONFIG
-def memory_forget(repo: str, pr: int | None, key: str | None, config_path: Path) -> None:
-    """Forget what is remembered (all of the repository, a thread, or one key)."""
-    n = _store(config_path).forget(repo, pr, key)
+def memory_forget(
+    repo: str,
+    pr: int | None,
+    key: str | None,
+    finding: str | None,
+    knowledge_id: int | None,
+    config_path: Path,
+) -> None:
+    """Forget what is remembered: one key, a thread, a finding, one knowledge
+    entry, or (with only --repo) everything about the repository."""
+    memory, knowledge = _stores(config_path)
+    if finding is not None or knowledge_id is not None:
+        n = knowledge.forget(repo, finding=finding, knowledge_id=knowledge_id)
+    else:
+        n = memory.forget(repo, pr, key)
+        if pr is None and key is None:
+            n += knowledge.forget(repo, everything=True)
     click.echo(f"forgot {n} items")
 
 

@@ -14,10 +14,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from flows import installations
+from flows import feedback, installations
 from flows.config import AppConfig
 from flows.db import sessions, transaction
 from flows.db.models import Delivery
+from flows.knowledge import KnowledgeStore
 from flows.memory import MemoryStore, Tenant
 from flows.queue import enqueue
 
@@ -106,6 +107,7 @@ class Ingest:
                     delivery.note = installations.apply_event(s, event, payload, now)
                     if event == "installation" and action == "deleted" and inst_id is not None:
                         MemoryStore.delete_installation(s, inst_id)
+                        KnowledgeStore.delete_installation(s, inst_id)
                 elif inst_id is not None:
                     state = installations.seen(s, inst_id, now).status
                     if state != "active":
@@ -116,6 +118,9 @@ class Ingest:
                 s.add(delivery)
                 s.flush()
                 self._thread_state(s, event, action, inst_id, repo_name, payload, now)
+                if repo_name is not None:
+                    tenant = Tenant.of(inst_id, repo_name)
+                    delivery.note = feedback.apply(s, tenant, event, action, payload, now)
                 flows = [n for n, f in self.cfg.flows.items() if f.triggered_by(event, action)]
                 for name in flows:
                     key = concurrency_key(name, repo_name, payload)
