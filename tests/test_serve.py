@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from flows.db import get_engine
+from flows.db.migrate import head
 from flows.db.models import Job
 from flows.ingest import sign
 from tests.conftest import PR_SIZE, make_project, pull_request
@@ -107,7 +108,7 @@ def server(tmp_path, db_url, fake, app_key):
         cmd = [sys.executable, "-m", "flows.cli", "migrate", "--config", str(config)]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr
-        assert "upgraded from empty to 0001" in out.stdout
+        assert f"upgraded from empty to {head()}" in out.stdout
     srv = Server(config, env)
     yield srv
     srv.stop()
