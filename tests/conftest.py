@@ -56,6 +56,16 @@ def probe_event(mode: str, **extra) -> Event:
     return Event("pull_request", payload)
 
 
+class Clock:
+    """A clock tests move by hand (`clock.now += 60`)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 # -- databases -----------------------------------------------------------------
 
 PG_URL = os.environ.get("FLOWS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

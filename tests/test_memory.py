@@ -15,19 +15,12 @@ from flows.events import Event
 from flows.ingest import Ingest
 from flows.memory import BadMemoryInput, MemoryStore, Tenant
 from flows.runtime import Runtime
-from tests.conftest import COMPONENTS
+from tests.conftest import COMPONENTS, Clock
 from tests.fakes.github import load_fixture
 
 A = Tenant.of(1, "Octo/Alpha")
 B = Tenant.of(1, "octo/beta")
 OTHER_INSTALL = Tenant.of(2, "octo/alpha")
-
-
-class Clock:
-    now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

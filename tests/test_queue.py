@@ -18,14 +18,7 @@ from flows.db import get_engine
 from flows.db.migrate import upgrade
 from flows.db.models import Delivery, Job
 from flows.queue import Queue, backoff, enqueue
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import Clock
 
 
 @pytest.fixture
