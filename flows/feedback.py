@@ -6,26 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from flows.db.models import Finding, Knowledge
-from flows.knowledge import MAX_TEXT
+from flows import knowledge
 from flows.memory import Tenant
 
 # who may teach: people with write access (GitHub's author_association)
 MAINTAINERS = ("OWNER", "MEMBER", "COLLABORATOR")
-
-
-def _findings(s: Session, t: Tenant, comment_ids: list[int]) -> list[Finding]:
-    if not comment_ids:
-        return []
-    q = select(Finding).where(
-        Finding.installation_id == t.installation_id,
-        Finding.repository == t.repository,
-        Finding.comment_id.in_(comment_ids),
-    )
-    return list(s.scalars(q))
 
 
 def apply(
@@ -40,41 +27,21 @@ def apply(
         parent = comment.get("in_reply_to_id")
         if body.lower().startswith("/dismiss") and isinstance(parent, int):
             reason = body[len("/dismiss") :].strip() or None
-            rows = _findings(s, t, [parent])
-            for row in rows:
-                row.status, row.reason, row.updated_at = "dismissed", reason, now
-            return f"dismissed {len(rows)} finding(s) at {who}'s request"
+            n = knowledge.mark(s, t, "dismissed", reason, now, comment_ids=[parent])
+            return f"dismissed {n} finding(s) at {who}'s request"
     if event == "pull_request_review_thread" and action in ("resolved", "unresolved"):
         thread = payload.get("thread") if isinstance(payload.get("thread"), dict) else {}
         ids = [c.get("id") for c in thread.get("comments") or [] if isinstance(c, dict)]
-        rows = _findings(s, t, [i for i in ids if isinstance(i, int)])
+        ids = [i for i in ids if isinstance(i, int)]
         status = "dismissed" if action == "resolved" else "open"
-        for row in rows:
-            row.status, row.reason, row.updated_at = status, f"review thread {action}", now
-        return f"{status} {len(rows)} finding(s): thread {action}" if rows else None
+        n = knowledge.mark(s, t, status, f"review thread {action}", now, comment_ids=ids)
+        return f"{status} {n} finding(s): thread {action}" if n else None
     remembered = body[len("/remember ") :].strip() if body.lower().startswith("/remember ") else ""
     if event == "issue_comment" and action == "created" and trusted and remembered:
-        s.add(
-            Knowledge(
-                installation_id=t.installation_id,
-                repository=t.repository,
-                kind="convention",
-                ref=who,
-                text=remembered[:MAX_TEXT],
-                paths="\n",
-                created_at=now,
-            )
-        )
+        knowledge.put(s, t, "convention", who, remembered, [], now)
         return f"remembered a convention from {who}"
     if event == "pull_request" and action == "closed":
         pr = payload.get("pull_request") if isinstance(payload.get("pull_request"), dict) else {}
         if not pr.get("merged") and isinstance(pr.get("number"), int):
-            s.execute(
-                delete(Knowledge).where(
-                    Knowledge.installation_id == t.installation_id,
-                    Knowledge.repository == t.repository,
-                    Knowledge.kind == "pr",
-                    Knowledge.ref == str(pr["number"]),
-                )
-            )
+            knowledge.drop_pr(s, t, pr["number"])
     return None

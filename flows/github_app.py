@@ -10,9 +10,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from github import Auth, GithubException, GithubIntegration, GithubRetry
+from github import Auth, GithubException, GithubIntegration, RateLimitExceededException
 
 from flows.capabilities import HostError
+from flows.capabilities.github_api import bounded_retry
 from flows.config import GithubConfig
 from flows.errors import ConfigError
 
@@ -94,10 +95,6 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _retry() -> GithubRetry:
-    return GithubRetry(total=2, backoff_factor=0.5, secondary_rate_wait=5, max_rate_limit_wait=10)
-
-
 class InstallationTokens:
     """A TokenSource that mints installation tokens and caches each until
     shortly before it expires. Thread-safe; one mint per installation at a time."""
@@ -114,7 +111,7 @@ class InstallationTokens:
             auth=Auth.AppAuth(creds.app_id, creds.private_key),
             base_url=api_url.rstrip("/"),
             timeout=max(1, int(timeout_s)),
-            retry=_retry(),
+            retry=bounded_retry(),
             user_agent="flows-github-app",
             seconds_between_requests=None,
             seconds_between_writes=None,
@@ -156,7 +153,9 @@ class InstallationTokens:
             raise HostError(
                 f"GitHub refused an installation token for installation {installation_id}: "
                 f"{e.status} {message or ''}".rstrip(),
-                transient=e.status >= 500 or e.status == 429,
+                transient=e.status >= 500
+                or e.status == 429
+                or isinstance(e, RateLimitExceededException),
             ) from None
         except Exception as e:
             raise HostError(

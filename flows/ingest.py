@@ -18,6 +18,7 @@ from flows import feedback, installations
 from flows.config import AppConfig
 from flows.db import sessions, transaction
 from flows.db.models import Delivery
+from flows.events import Event
 from flows.knowledge import KnowledgeStore
 from flows.memory import MemoryStore, Tenant
 from flows.queue import enqueue
@@ -39,17 +40,11 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def concurrency_key(flow: str, repository: str | None, payload: dict[str, Any]) -> str | None:
+def concurrency_key(flow: str, event: Event) -> str | None:
     """Runs of one flow on one PR or issue share a key and never overlap."""
-    number = None
-    for holder in ("pull_request", "issue"):
-        obj = payload.get(holder)
-        if isinstance(obj, dict) and isinstance(obj.get("number"), int):
-            number = obj["number"]
-            break
-    if repository is None or number is None:
+    if event.repository is None or event.thread is None:
         return None
-    return f"{flow}:{repository.lower()}#{number}"
+    return f"{flow}:{event.repository.lower()}#{event.thread}"
 
 
 @dataclass
@@ -85,13 +80,8 @@ class Ingest:
             self._store(Delivery(id=delivery_id, event=event, action=None, status="malformed",
                                  note=note, body=body, received_at=now))  # fmt: skip
             return Outcome(400, {"error": note, "delivery": delivery_id})
-        action = payload.get("action") if isinstance(payload.get("action"), str) else None
-        inst = payload.get("installation")
-        inst_id = inst.get("id") if isinstance(inst, dict) else None
-        inst_id = inst_id if isinstance(inst_id, int) else None
-        repo = payload.get("repository")
-        repo_name = repo.get("full_name") if isinstance(repo, dict) else None
-        repo_name = repo_name if isinstance(repo_name, str) else None
+        ev = Event(event, payload, delivery_id)
+        action, inst_id, repo_name = ev.action, ev.installation_id, ev.repository
         delivery = Delivery(id=delivery_id, event=event, action=action, installation_id=inst_id,
                             repository=repo_name, status="accepted", note=None, body=body,
                             received_at=now)  # fmt: skip
@@ -117,40 +107,25 @@ class Ingest:
                         return Outcome(202, {"delivery": delivery_id, "skipped": delivery.note})
                 s.add(delivery)
                 s.flush()
-                self._thread_state(s, event, action, inst_id, repo_name, payload, now)
                 if repo_name is not None:
                     tenant = Tenant.of(inst_id, repo_name)
+                    self._thread_state(s, ev, tenant, now)
                     delivery.note = feedback.apply(s, tenant, event, action, payload, now)
                 flows = [n for n, f in self.cfg.flows.items() if f.triggered_by(event, action)]
                 for name in flows:
-                    key = concurrency_key(name, repo_name, payload)
-                    enqueue(s, delivery_id, name, event, action, key, now)
+                    enqueue(s, delivery_id, name, event, action, concurrency_key(name, ev), now)
                 return Outcome(202, {"delivery": delivery_id, "jobs": len(flows), "flows": flows})
         except IntegrityError:  # the same delivery id stored meanwhile by another request
             return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
 
-    def _thread_state(
-        self,
-        s: Session,
-        event: str,
-        action: str | None,
-        inst_id: int | None,
-        repo: str | None,
-        payload: dict[str, Any],
-        now: float,
-    ) -> None:
+    def _thread_state(self, s: Session, ev: Event, tenant: Tenant, now: float) -> None:
         """A closed pull request or issue starts its memory's retention period."""
-        if self.memory is None or repo is None or event not in ("pull_request", "issues"):
+        if self.memory is None or ev.thread is None or ev.name not in ("pull_request", "issues"):
             return
-        obj = payload.get("pull_request" if event == "pull_request" else "issue")
-        number = obj.get("number") if isinstance(obj, dict) else None
-        if not isinstance(number, int):
-            return
-        tenant = Tenant.of(inst_id, repo)
-        if action == "closed":
-            self.memory.close_thread(s, tenant, number, now)
-        elif action == "reopened":
-            self.memory.reopen_thread(s, tenant, number)
+        if ev.action == "closed":
+            self.memory.close_thread(s, tenant, ev.thread, now)
+        elif ev.action == "reopened":
+            self.memory.reopen_thread(s, tenant, ev.thread)
 
     def _store(self, delivery: Delivery) -> None:
         try:

@@ -52,10 +52,6 @@ class KnowledgeStore:
         self.session = sessions(engine)
         self._sqlite = is_sqlite(engine)
 
-    @staticmethod
-    def _mine(model, t: Tenant):  # type: ignore[no-untyped-def]
-        return and_(model.installation_id == t.installation_id, model.repository == t.repository)
-
     # -- findings ---------------------------------------------------------------
 
     def record_findings(self, t: Tenant, pr: int, found: list[FindingIn]) -> None:
@@ -66,9 +62,7 @@ class KnowledgeStore:
                 if not f.fingerprint or len(f.fingerprint) > 128:
                     raise BadMemoryInput("a finding's fingerprint is 1 to 128 characters")
                 row = s.scalar(
-                    select(Finding).where(
-                        self._mine(Finding, t), Finding.fingerprint == f.fingerprint
-                    )
+                    select(Finding).where(_mine(Finding, t), Finding.fingerprint == f.fingerprint)
                 )
                 if row is None:
                     row = Finding(
@@ -93,7 +87,7 @@ class KnowledgeStore:
         with transaction(self.session) as s:
             rows = s.execute(
                 select(Finding.fingerprint, Finding.rule, Finding.path, Finding.symbol).where(
-                    self._mine(Finding, t), Finding.status == "dismissed"
+                    _mine(Finding, t), Finding.status == "dismissed"
                 )
             ).all()
         fps = {r.fingerprint for r in rows}
@@ -116,18 +110,8 @@ class KnowledgeStore:
         them) dismissed, accepted or open again; returns how many changed."""
         if status not in STATUSES:
             raise BadMemoryInput(f"status {status!r}: use one of {list(STATUSES)}")
-        which = []
-        if fingerprint is not None:
-            which.append(Finding.fingerprint == fingerprint)
-        if comment_ids:
-            which.append(Finding.comment_id.in_(comment_ids))
-        if not which:
-            return 0
         with transaction(self.session) as s:
-            rows = list(s.scalars(select(Finding).where(self._mine(Finding, t), or_(*which))))
-            for row in rows:
-                row.status, row.reason, row.updated_at = status, reason, self.clock()
-            return len(rows)
+            return mark(s, t, status, reason, self.clock(), fingerprint, comment_ids)
 
     def findings(self, repository: str) -> list[Finding]:
         with transaction(self.session) as s:
@@ -144,40 +128,7 @@ class KnowledgeStore:
         if len(body) > MAX_TEXT:
             raise BadMemoryInput(f"the text is {len(body)} characters, over {MAX_TEXT}")
         with transaction(self.session) as s:
-            if kind == "pr":
-                s.execute(
-                    delete(Knowledge).where(
-                        self._mine(Knowledge, t), Knowledge.kind == "pr", Knowledge.ref == ref
-                    )
-                )
-            row = Knowledge(
-                installation_id=t.installation_id,
-                repository=t.repository,
-                kind=kind,
-                ref=ref[:255],
-                text=body,
-                paths=_paths(paths),
-                created_at=self.clock(),
-            )
-            s.add(row)
-            s.flush()
-            self._evict(s, t)
-            return row.id
-
-    def drop_pr(self, s: Session, t: Tenant, number: int) -> None:
-        """A pull request closed without merging: its summary is not history."""
-        s.execute(
-            delete(Knowledge).where(
-                self._mine(Knowledge, t), Knowledge.kind == "pr", Knowledge.ref == str(number)
-            )
-        )
-
-    def _evict(self, s: Session, t: Tenant) -> None:
-        n = s.scalar(select(func.count()).where(self._mine(Knowledge, t)))
-        if n > MAX_KNOWLEDGE:
-            oldest = select(Knowledge.id).where(self._mine(Knowledge, t))
-            oldest = oldest.order_by(Knowledge.created_at, Knowledge.id).limit(n - MAX_KNOWLEDGE)
-            s.execute(delete(Knowledge).where(Knowledge.id.in_(list(s.scalars(oldest)))))
+            return put(s, t, kind, ref, body, paths, self.clock())
 
     def recall(self, t: Tenant, query: str, paths: list[str], limit: int = 10) -> list[Recalled]:
         """Conventions first (the most relevant to `query`), then the history of
@@ -188,7 +139,7 @@ class KnowledgeStore:
             conventions = list(
                 s.scalars(
                     select(Knowledge)
-                    .where(self._mine(Knowledge, t), Knowledge.kind == "convention")
+                    .where(_mine(Knowledge, t), Knowledge.kind == "convention")
                     .order_by(Knowledge.created_at.desc())
                     .limit(200)
                 )
@@ -199,7 +150,7 @@ class KnowledgeStore:
                 touching = list(
                     s.scalars(
                         select(Knowledge)
-                        .where(self._mine(Knowledge, t), Knowledge.kind == "pr", or_(*like))
+                        .where(_mine(Knowledge, t), Knowledge.kind == "pr", or_(*like))
                         .order_by(Knowledge.created_at.desc())
                         .limit(limit)
                     )
@@ -223,7 +174,7 @@ class KnowledgeStore:
             rows = {
                 r.id: r
                 for r in s.scalars(
-                    select(Knowledge).where(self._mine(Knowledge, t), Knowledge.id.in_(ids))
+                    select(Knowledge).where(_mine(Knowledge, t), Knowledge.id.in_(ids))
                 )
             }
         return [rows[i] for i in ids if i in rows]
@@ -283,3 +234,63 @@ class KnowledgeStore:
     def delete_installation(s: Session, installation_id: int) -> None:
         s.execute(delete(Finding).where(Finding.installation_id == installation_id))
         s.execute(delete(Knowledge).where(Knowledge.installation_id == installation_id))
+
+
+# -- within a caller's transaction (the service's ingress uses these too) -------
+
+
+def _mine(model, t: Tenant):  # type: ignore[no-untyped-def]
+    return and_(model.installation_id == t.installation_id, model.repository == t.repository)
+
+
+def mark(
+    s: Session,
+    t: Tenant,
+    status: str,
+    reason: str | None,
+    now: float,
+    fingerprint: str | None = None,
+    comment_ids: list[int] | None = None,
+) -> int:
+    """Set the status of findings chosen by fingerprint or by their review comments."""
+    which = []
+    if fingerprint is not None:
+        which.append(Finding.fingerprint == fingerprint)
+    if comment_ids:
+        which.append(Finding.comment_id.in_(comment_ids))
+    if not which:
+        return 0
+    rows = list(s.scalars(select(Finding).where(_mine(Finding, t), or_(*which))))
+    for row in rows:
+        row.status, row.reason, row.updated_at = status, reason, now
+    return len(rows)
+
+
+def drop_pr(s: Session, t: Tenant, number: int) -> None:
+    """A pull request closed without merging: its summary is not history."""
+    kind = and_(Knowledge.kind == "pr", Knowledge.ref == str(number))
+    s.execute(delete(Knowledge).where(_mine(Knowledge, t), kind))
+
+
+def put(s: Session, t: Tenant, kind: str, ref: str, body: str, paths: list[str], now: float) -> int:
+    """Store a convention or a PR summary (a PR's replaces its earlier one); the
+    repository's oldest entries go when it is over its cap."""
+    if kind == "pr":
+        drop_pr(s, t, int(ref))
+    row = Knowledge(
+        installation_id=t.installation_id,
+        repository=t.repository,
+        kind=kind,
+        ref=ref[:255],
+        text=body[:MAX_TEXT],
+        paths=_paths(paths),
+        created_at=now,
+    )
+    s.add(row)
+    s.flush()
+    n = s.scalar(select(func.count()).where(_mine(Knowledge, t)))
+    if n > MAX_KNOWLEDGE:
+        oldest = select(Knowledge.id).where(_mine(Knowledge, t))
+        oldest = oldest.order_by(Knowledge.created_at, Knowledge.id).limit(n - MAX_KNOWLEDGE)
+        s.execute(delete(Knowledge).where(Knowledge.id.in_(list(s.scalars(oldest)))))
+    return row.id

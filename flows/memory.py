@@ -80,6 +80,19 @@ class MemoryStore:
             )
         return size
 
+    def _new(self, t: Tenant, thread: int, key: str, value: str, size: int, now: float):  # type: ignore[no-untyped-def]
+        """An INSERT of one item (the caller adds what to do on a conflict)."""
+        return self._insert(MemoryItem).values(
+            installation_id=t.installation_id,
+            repository=t.repository,
+            thread=thread,
+            key=key,
+            value=value,
+            size=size,
+            created_at=now,
+            updated_at=now,
+        )
+
     def get(self, t: Tenant, thread: int, key: str) -> str | None:
         check_key(key)
         with transaction(self.session) as s:
@@ -92,10 +105,8 @@ class MemoryStore:
         check_key(key)
         size = self._check_value(value)
         now = self.clock()
-        row = dict(installation_id=t.installation_id, repository=t.repository, thread=thread,
-                   key=key, value=value, size=size, created_at=now, updated_at=now)  # fmt: skip
         with transaction(self.session) as s:
-            ins = self._insert(MemoryItem).values(**row)
+            ins = self._new(t, thread, key, value, size, now)
             s.execute(ins.on_conflict_do_update(
                 index_elements=_KEY_COLUMNS,
                 set_={"value": value, "size": size, "updated_at": now},
@@ -109,10 +120,7 @@ class MemoryStore:
         now = self.clock()
         with transaction(self.session) as s:
             if expected is None:
-                row = dict(installation_id=t.installation_id, repository=t.repository,
-                           thread=thread, key=key, value=value, size=size, created_at=now,
-                           updated_at=now)  # fmt: skip
-                ins = self._insert(MemoryItem).values(**row).on_conflict_do_nothing()
+                ins = self._new(t, thread, key, value, size, now).on_conflict_do_nothing()
                 wrote = s.execute(ins.returning(MemoryItem.id)).first() is not None
             else:
                 upd = (

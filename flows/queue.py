@@ -122,19 +122,24 @@ class Queue:
                 )
         return None
 
-    def _runnable(self, now: float):
+    @staticmethod
+    def _busy(key, ident, now: float):  # type: ignore[no-untyped-def]
+        """Another job with this concurrency key is running under a live lease."""
         other = aliased(Job)
-        busy = exists().where(
-            other.concurrency_key == Job.concurrency_key,
+        return exists().where(
+            other.concurrency_key == key,
             other.state == "running",
             other.lease_expires_at >= now,
-            other.id != Job.id,
+            other.id != ident,
         )
+
+    def _runnable(self, now: float):  # type: ignore[no-untyped-def]
         due = or_(
             and_(Job.state == "queued", Job.next_attempt_at <= now),
             and_(Job.state == "running", Job.lease_expires_at < now),
         )
-        return and_(due, or_(Job.concurrency_key.is_(None), ~busy))
+        free = or_(Job.concurrency_key.is_(None), ~self._busy(Job.concurrency_key, Job.id, now))
+        return and_(due, free)
 
     def _candidate(self, s: Session, now: float, skip: list[int]) -> Job | None:
         q = select(Job).where(self._runnable(now)).order_by(Job.id).limit(1)
@@ -145,13 +150,7 @@ class Queue:
         return s.execute(q).scalar_one_or_none()
 
     def _key_busy(self, s: Session, job: Job, now: float) -> bool:
-        q = select(func.count()).where(
-            Job.concurrency_key == job.concurrency_key,
-            Job.state == "running",
-            Job.lease_expires_at >= now,
-            Job.id != job.id,
-        )
-        return bool(s.execute(q).scalar_one())
+        return bool(s.scalar(select(self._busy(job.concurrency_key, job.id, now))))
 
     # -- while running -----------------------------------------------------
 

@@ -54,7 +54,8 @@ class BoundedRetry(GithubRetry):
         return super().increment(method, url, response, error, *args, **kwargs)
 
 
-def _retry() -> GithubRetry:
+def bounded_retry() -> GithubRetry:
+    """The retry policy of every GitHub call the host makes."""
     return BoundedRetry(
         total=2, backoff_factor=0.5, secondary_rate_wait=5, max_rate_limit_wait=MAX_WAIT_S
     )
@@ -86,7 +87,7 @@ class GithubClient:
             auth=auth,
             base_url=self.api_url,
             timeout=max(1, int(timeout_s)),
-            retry=_retry(),
+            retry=bounded_retry(),
             user_agent="flows-github-app",
             seconds_between_requests=self.intervals[0],
             seconds_between_writes=self.intervals[1],

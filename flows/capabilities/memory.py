@@ -4,6 +4,7 @@ installation and repository (a flow cannot name another tenant)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flows.capabilities import HOST_MEMORY, HostError
 from flows.knowledge import FindingIn, KnowledgeStore
@@ -31,10 +32,20 @@ class MemoryApi:
         # dry run: writes stay in this run (the report lists them), nothing is stored
         self._overlay: dict[tuple[int, str], str | None] = {}
 
-    def _where(self, scope: str) -> tuple[MemoryStore, Tenant, int]:
+    def _tenant(self) -> Tenant:
         if self._ctx.repository is None:
             raise HostError("this event has no repository, so there is no memory for it")
-        tenant = Tenant.of(self._ctx.installation_id, self._ctx.repository)
+        return Tenant.of(self._ctx.installation_id, self._ctx.repository)
+
+    @staticmethod
+    def _open(factory: Callable[[], Any]) -> Any:
+        try:
+            return factory()
+        except Exception as e:
+            raise HostError(f"memory is unavailable: {e}", transient=True) from None
+
+    def _where(self, scope: str) -> tuple[MemoryStore, Tenant, int]:
+        tenant = self._tenant()
         if scope == "repo":
             thread = REPO_THREAD
         elif scope == "pr":
@@ -43,11 +54,7 @@ class MemoryApi:
             thread = self._ctx.thread
         else:
             raise HostError(f"scope {scope!r}: use 'pr' or 'repo'")
-        try:
-            return self._store_of(), tenant, thread
-        except Exception as e:
-            raise HostError(f"memory is unavailable: {e}", transient=True) from None
-        raise HostError(f"scope {scope!r}: use 'pr' or 'repo'")
+        return self._open(self._store_of), tenant, thread
 
     def _call(self, fn, *args):  # type: ignore[no-untyped-def]
         try:
@@ -110,15 +117,10 @@ class MemoryApi:
     # -- what the repository learned ---------------------------------------------
 
     def _learned(self, need_thread: bool = False) -> tuple[KnowledgeStore, Tenant]:
-        if self._ctx.repository is None:
-            raise HostError("this event has no repository, so there is no memory for it")
+        tenant = self._tenant()
         if need_thread and not self._ctx.thread:
             raise HostError("this event has no pull request")
-        try:
-            store = self._knowledge_of()
-        except Exception as e:
-            raise HostError(f"memory is unavailable: {e}", transient=True) from None
-        return store, Tenant.of(self._ctx.installation_id, self._ctx.repository)
+        return self._open(self._knowledge_of), tenant
 
     @staticmethod
     def _finding(f) -> FindingIn:  # type: ignore[no-untyped-def]

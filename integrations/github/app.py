@@ -301,25 +301,24 @@ class Github(exports.Github):
         for extra in ours[1:]:  # copies left by an earlier crash: keep the oldest only
             _call("DELETE", f"/repos/{repo}/issues/comments/{extra['id']}", allow=(404,))
             removed += 1
+
+        def result(c, action):
+            return gh.UpsertResult(c["id"], action, c.get("html_url") or "", removed)
+
+        def create():
+            path = f"/repos/{repo}/issues/{number}/comments"
+            return result(_json(_call("POST", path, body={"body": full})), "created")
+
         if not ours:
-            made = _json(
-                _call("POST", f"/repos/{repo}/issues/{number}/comments", body={"body": full})
-            )
-            return gh.UpsertResult(made["id"], "created", made.get("html_url") or "", removed)
+            return create()
         current = ours[0]
         if current.get("body") == full:
-            return gh.UpsertResult(
-                current["id"], "unchanged", current.get("html_url") or "", removed
-            )
-        path = f"/repos/{repo}/issues/comments/{current['id']}"
-        resp = _call("PATCH", path, body={"body": full}, allow=(404,))
+            return result(current, "unchanged")
+        resp = _call("PATCH", f"/repos/{repo}/issues/comments/{current['id']}",
+                     body={"body": full}, allow=(404,))  # fmt: skip
         if resp.status == 404:  # deleted meanwhile: post a new one
-            made = _json(
-                _call("POST", f"/repos/{repo}/issues/{number}/comments", body={"body": full})
-            )
-            return gh.UpsertResult(made["id"], "created", made.get("html_url") or "", removed)
-        edited = _json(resp)
-        return gh.UpsertResult(edited["id"], "updated", edited.get("html_url") or "", removed)
+            return create()
+        return result(_json(resp), "updated")
 
     def reply_review_comment(self, number: int, comment_id: int, body: str) -> gh.Comment:
         path = f"/repos/{_repo()}/pulls/{number}/comments/{comment_id}/replies"
