@@ -157,6 +157,22 @@ def _comment(c) -> gh.Comment:
     )
 
 
+def _review_comment(c) -> gh.ReviewThreadComment:
+    author, kind = _login(c)
+    reactions = c.get("reactions") or {}
+    return gh.ReviewThreadComment(
+        id=c["id"],
+        in_reply_to=c.get("in_reply_to_id"),
+        path=c.get("path") or "",
+        line=c.get("line"),
+        author=author,
+        author_type=kind,
+        body=c.get("body") or "",
+        plus_one=reactions.get("+1") or 0,
+        minus_one=reactions.get("-1") or 0,
+    )
+
+
 def _hunk(h: diff.Hunk) -> gh.Hunk:
     kinds = {"context": gh.LineKind.CONTEXT, "added": gh.LineKind.ADDED,
              "removed": gh.LineKind.REMOVED}  # fmt: skip
@@ -361,6 +377,10 @@ class Github(exports.Github):
         made = _json(resp)
         return gh.ReviewResult(made["id"], len(inline), [c for c, _ in folded],
                                made.get("html_url") or "")  # fmt: skip
+
+    def list_review_comments(self, number: int) -> list[gh.ReviewThreadComment]:
+        found = _paginate(f"/repos/{_repo()}/pulls/{number}/comments")
+        return [_review_comment(c) for c in found]
 
     def add_reaction(self, subject: gh.ReactionSubject, id: int, content: str) -> None:
         if content not in REACTIONS:

@@ -52,6 +52,23 @@ def _check(text, spec):
     return (prompt.clean(value), None) if problem is None else (None, problem)
 
 
+def _budget(instructions, opts) -> int:
+    """Tokens left for text in one call beside the instructions and the reply."""
+    max_tokens = opts.max_tokens or DEFAULT_MAX_TOKENS
+    window = llm_backend.context_window()
+    budget = window - max_tokens - PROMPT_OVERHEAD - llm_backend.count_tokens(instructions)
+    if budget < 64:
+        raise Err(f"the context window ({window} tokens) leaves no room for text after the "
+                  f"instructions and max-tokens {max_tokens}")  # fmt: skip
+    return budget
+
+
+def _pack(instructions, documents, max_chunks, opts):
+    docs = [(d.id, d.text) for d in documents]
+    budget = _budget(instructions, opts)
+    return budget, *chunks.pack(docs, llm_backend.count_tokens, budget, max(1, max_chunks))
+
+
 class Llm(exports.Llm):
     def chat(self, messages, opts) -> api.Reply:
         return _reply(_complete(_messages(messages), opts))
@@ -85,16 +102,18 @@ class Llm(exports.Llm):
     def as_data(self, label, text) -> str:
         return prompt.as_data(label, text)
 
+    def pack(self, instructions, documents, max_chunks, opts) -> api.Packing:
+        _, packed, covered, partial, left_out = _pack(instructions, documents, max_chunks, opts)
+        return api.Packing(
+            chunks=[[api.Document(id=i, text=t) for i, t in chunk] for chunk in packed],
+            covered=covered,
+            partial=partial,
+            left_out=left_out,
+        )
+
     def map_reduce(self, instructions, documents, max_chunks, opts) -> api.Summary:
-        max_tokens = opts.max_tokens or DEFAULT_MAX_TOKENS
-        window = llm_backend.context_window()
-        budget = window - max_tokens - PROMPT_OVERHEAD - llm_backend.count_tokens(instructions)
-        if budget < 64:
-            raise Err(f"the context window ({window} tokens) leaves no room for text after the "
-                      f"instructions and max-tokens {max_tokens}")  # fmt: skip
-        docs = [(d.id, d.text) for d in documents]
-        packed, covered, partial, left_out = chunks.pack(
-            docs, llm_backend.count_tokens, budget, max(1, max_chunks)
+        budget, packed, covered, partial, left_out = _pack(
+            instructions, documents, max_chunks, opts
         )
         usage = [0, 0]
         calls = 0

@@ -25,6 +25,8 @@ from typing import Any
 
 import jwt
 
+from tests.fakes.git import GitRepo
+
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "github"
 DOCS = "https://docs.github.com/rest"
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
@@ -72,6 +74,9 @@ class FakeRepo:
     check_runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     contents: dict[str, dict[str, bytes]] = field(default_factory=dict)  # ref -> path -> bytes
     compares: dict[str, dict[str, Any]] = field(default_factory=dict)  # "base...head" -> body
+    # a real git repository behind pulls, files, commits, contents and compare
+    git: GitRepo | None = None
+    pull_refs: dict[int, tuple[str, str]] = field(default_factory=dict)  # (base, head) branches
 
 
 @dataclass
@@ -135,6 +140,41 @@ class FakeGitHub:
             repo.files.setdefault(pr["number"], [])
             repo.labels.setdefault(pr["number"], [lb["name"] for lb in pr.get("labels", [])])
         return repo
+
+    def git_pull(
+        self, payload: dict[str, Any], git: GitRepo, base: str, head: str, **fields: Any
+    ) -> FakeRepo:
+        """The event's pull request, backed by branches of a real git repository:
+        its shas, files, commits and contents follow the branches as they move."""
+        repo = self.add_repo_from_event(payload)
+        number = payload["pull_request"]["number"]
+        repo.git = git
+        repo.pull_refs[number] = (base, head)
+        repo.pulls[number].update(fields)
+        self._refresh(repo, number)
+        return repo
+
+    def _refresh(self, repo: FakeRepo, number: int) -> None:
+        if repo.git is None or number not in repo.pull_refs:
+            return
+        base, head = repo.pull_refs[number]
+        pr = repo.pulls[number]
+        pr["base"] = {**pr["base"], "ref": base, "sha": repo.git.sha(base)}
+        pr["head"] = {**pr["head"], "ref": head, "sha": repo.git.sha(head)}
+        mb = repo.git.merge_base(base, head) or pr["base"]["sha"]
+        files = repo.git.files(mb, head)
+        repo.files[number] = files
+        repo.commits[number] = repo.git.commits(base, head)
+        pr.update(additions=sum(f["additions"] for f in files),
+                  deletions=sum(f["deletions"] for f in files), changed_files=len(files),
+                  commits=len(repo.commits[number]))  # fmt: skip
+
+    def react(self, repo: FakeRepo, number: int, comment_id: int, content: str) -> None:
+        """Someone reacts to a review comment (GitHub sends no webhook for it)."""
+        with self._lock:
+            c = next(c for c in repo.review_comments[number] if c["id"] == comment_id)
+            c["reactions"][content] += 1
+            c["reactions"]["total_count"] += 1
 
     def set_app(self, app_id: int, slug: str, public_key_pem: str) -> FakeApp:
         self.app = FakeApp(app_id, slug, public_key_pem)
@@ -364,6 +404,7 @@ class FakeGitHub:
             (r"^/pulls/(\d+)/commits$", self._commits),
             (r"^/pulls/(\d+)/reviews$", self._reviews),
             (r"^/pulls/(\d+)/comments/(\d+)/replies$", self._reply),
+            (r"^/pulls/(\d+)/comments$", self._review_comments),
             (r"^/issues/(\d+)/labels(?:/(.+))?$", self._labels),
             (r"^/issues/(\d+)/comments$", self._comments),
             (r"^/issues/comments/(\d+)$", self._comment),
@@ -381,18 +422,23 @@ class FakeGitHub:
         n = int(m.group(1))
         if n not in repo.pulls or method != "GET":
             return self._not_found()
+        self._refresh(repo, n)
         return 200, repo.pulls[n], {}
 
     def _files(self, repo, method, m, query, body, who):
         n = int(m.group(1))
         if n not in repo.pulls or method != "GET":
             return self._not_found()
+        if query.get("page", "1") == "1":
+            self._refresh(repo, n)
         return self._page(repo.files[n], query, repo, f"pulls/{n}/files")
 
     def _commits(self, repo, method, m, query, body, who):
         n = int(m.group(1))
         if n not in repo.pulls or method != "GET":
             return self._not_found()
+        if query.get("page", "1") == "1":
+            self._refresh(repo, n)
         return self._page(repo.commits.get(n, []), query, repo, f"pulls/{n}/commits")
 
     def _reviews(self, repo, method, m, query, body, who):
@@ -417,27 +463,48 @@ class FakeGitHub:
                   "html_url": f"https://github.com/{repo.full_name}/pull/{n}"}  # fmt: skip
         repo.reviews.setdefault(n, []).append(review)
         for c in body.get("comments") or []:
-            self._next_id += 1
-            repo.review_comments.setdefault(n, []).append(
-                {
-                    **c,
-                    "id": self._next_id,
-                    "pull_request_review_id": review["id"],
-                    "user": {"login": who[0], "type": who[1]},
-                }
-            )
+            self._new_review_comment(repo, n, who, review_id=review["id"], **c)
         return 200, review, {}
+
+    def _new_review_comment(self, repo, n, who, **fields):
+        self._next_id += 1
+        c = {
+            "id": self._next_id,
+            "pull_request_review_id": fields.pop("review_id", None),
+            "in_reply_to_id": fields.pop("in_reply_to_id", None),
+            "path": fields.get("path"),
+            "line": fields.get("line"),
+            "side": fields.get("side", "RIGHT"),
+            "start_line": fields.get("start_line"),
+            "body": fields.get("body") or "",
+            "commit_id": repo.pulls[n]["head"]["sha"],
+            "user": {"login": who[0], "type": who[1]},
+            "author_association": "NONE" if who[1] == "Bot" else "MEMBER",
+            "created_at": _now(),
+            "updated_at": _now(),
+            "html_url": f"https://github.com/{repo.full_name}/pull/{n}#discussion_r{self._next_id}",
+            "reactions": {"url": "", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
+                          "confused": 0, "heart": 0, "hooray": 0, "eyes": 0, "rocket": 0},
+        }  # fmt: skip
+        repo.review_comments.setdefault(n, []).append(c)
+        return c
+
+    def _review_comments(self, repo, method, m, query, body, who):
+        n = int(m.group(1))
+        if n not in repo.pulls or method != "GET":
+            return self._not_found()
+        found = repo.review_comments.get(n, [])
+        return self._page(found, query, repo, f"pulls/{n}/comments")
 
     def _reply(self, repo, method, m, query, body, who):
         n, cid = int(m.group(1)), int(m.group(2))
-        if method != "POST" or not any(c["id"] == cid for c in repo.review_comments.get(n, [])):
+        parent = next((c for c in repo.review_comments.get(n, []) if c["id"] == cid), None)
+        if method != "POST" or parent is None:
             return self._not_found()
         if not isinstance(body, dict) or not isinstance(body.get("body"), str):
             return self._invalid("body is missing")
-        self._next_id += 1
-        c = {"id": self._next_id, "body": body["body"], "in_reply_to_id": cid,
-             "user": {"login": who[0], "type": who[1]}}  # fmt: skip
-        repo.review_comments[n].append(c)
+        c = self._new_review_comment(repo, n, who, in_reply_to_id=cid, path=parent["path"],
+                                     line=parent["line"], body=body["body"])  # fmt: skip
         return 201, c, {}
 
     def _labels(self, repo, method, m, query, body, who):
@@ -503,6 +570,12 @@ class FakeGitHub:
         r = {"id": self._new_id(), "content": content, "subject": m.group(1),
              "subject_id": int(m.group(2)), "user": {"login": who[0]}}  # fmt: skip
         repo.reactions.append(r)
+        if m.group(1) == "pulls/comments":
+            for comments in repo.review_comments.values():
+                for c in comments:
+                    if c["id"] == r["subject_id"]:
+                        c["reactions"][content] += 1
+                        c["reactions"]["total_count"] += 1
         return 201, r, {}
 
     def _new_id(self) -> int:
@@ -532,6 +605,8 @@ class FakeGitHub:
         path = m.group(1)
         ref = query.get("ref") or repo.data.get("default_branch") or "main"
         data = repo.contents.get(ref, {}).get(path)
+        if data is None and repo.git is not None:
+            data = repo.git.show(ref, path)
         if data is None or method != "GET":
             return self._not_found()
         return 200, {"type": "file", "path": path, "name": path.rsplit("/", 1)[-1],
@@ -541,6 +616,8 @@ class FakeGitHub:
     def _compare(self, repo, method, m, query, body, who):
         key = f"{m.group(1)}...{m.group(2)}"
         found = repo.compares.get(key)
+        if found is None and repo.git is not None:
+            found = repo.git.compare(m.group(1), m.group(2))
         if found is None or method != "GET":
             return self._not_found()
         per_page = min(int(query.get("per_page", 250)), 250)

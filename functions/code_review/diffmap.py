@@ -1,0 +1,84 @@
+"""Diff hunks as the review uses them: numbered text for the model, model
+line ranges checked against the diff, stable fingerprints, and lines carried
+across a push. A hunk is a dict: old_start, old_lines, new_start, new_lines,
+section, lines = [(kind, old, new, text)], kind "context", "added" or
+"removed". Pure Python; host tests import it."""
+
+import hashlib
+import re
+
+_SPACE = re.compile(r"\s+")
+_DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class|func|fn|function)\s+([A-Za-z_][\w]*)")
+
+
+def numbered(path: str, status: str, hunks: list[dict]) -> str:
+    """One file's diff with head line numbers on the lines a finding may cite."""
+    out = [f"diff --git a/{path} b/{path} ({status})"]
+    for h in hunks:
+        out.append(f"@@ -{h['old_start']},{h['old_lines']} +{h['new_start']},{h['new_lines']} @@ "
+                   f"{h['section']}".rstrip())  # fmt: skip
+        for kind, _old, new, text in h["lines"]:
+            if kind == "removed":
+                out.append(f"{'':>6} -{text}")
+            else:
+                out.append(f"{new:>6} {'+' if kind == 'added' else ' '}{text}")
+    return "\n".join(out)
+
+
+def anchor(hunks: list[dict], start, end) -> tuple[int, int] | None:
+    """The model's line range made valid: both ends on head-side lines of one
+    hunk (an end outside it is pulled in); None when the start is not in the diff."""
+    if not isinstance(start, int) or isinstance(start, bool):
+        return None
+    if not isinstance(end, int) or isinstance(end, bool) or end < start:
+        end = start
+    for h in hunks:
+        lines = [new for kind, _o, new, _t in h["lines"] if kind != "removed"]
+        if start in lines:
+            inside = [n for n in lines if start <= n <= end]
+            return start, max(inside)
+    return None
+
+
+def code_at(hunks: list[dict], start: int, end: int) -> str:
+    return "\n".join(t for h in hunks for kind, _o, new, t in h["lines"]
+                     if kind != "removed" and new is not None and start <= new <= end)  # fmt: skip
+
+
+def symbol_at(hunks: list[dict], line: int) -> str:
+    """The enclosing definition of a head line, as far as the diff shows it."""
+    for h in hunks:
+        rows = [(new, t) for kind, _o, new, t in h["lines"] if kind != "removed"]
+        if rows and rows[0][0] <= line <= rows[-1][0]:
+            for new, t in reversed(rows):
+                m = _DEF.match(t)
+                if new <= line and m:
+                    return m.group(1)
+            m = _DEF.match(h["section"])
+            return m.group(1) if m else h["section"].strip()[:80]
+    return ""
+
+
+def fingerprint(rule: str, path: str, symbol: str, code: str) -> str:
+    """Stable across pushes while the code it is about is unchanged."""
+    norm = _SPACE.sub(" ", code).strip()
+    return hashlib.sha256(f"{rule}\0{path}\0{symbol}\0{norm}".encode()).hexdigest()[:20]
+
+
+def added_lines(hunks: list[dict]) -> list[tuple[int, str]]:
+    return [(new, t) for h in hunks for kind, _o, new, t in h["lines"] if kind == "added"]
+
+
+def map_line(hunks: list[dict], line: int) -> int | None:
+    """Where a line of the old file is in the new one; None if it was changed."""
+    shift = 0
+    for h in hunks:
+        if line < h["old_start"] or (h["old_lines"] == 0 and line == h["old_start"]):
+            break  # (a hunk of old length 0 inserts after its start line)
+        if line < h["old_start"] + h["old_lines"]:
+            for kind, old, new, _t in h["lines"]:
+                if old == line:
+                    return new if kind == "context" else None
+            return None
+        shift += h["new_lines"] - h["old_lines"]
+    return line + shift

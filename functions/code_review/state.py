@@ -1,0 +1,90 @@
+"""What one review knows and keeps between pushes (in the PR's memory):
+the reviewed range, the summary, the walkthrough, the findings and the
+breaking changes. Pure Python; host tests import it."""
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass
+class Finding:
+    """A risk: a concrete problem in the diff, anchored to lines of the head file."""
+
+    fingerprint: str
+    rule: str
+    path: str
+    symbol: str
+    title: str
+    why: str
+    severity: str
+    start_line: int | None = None
+    end_line: int | None = None
+    comment_id: int | None = None
+
+    @property
+    def rank(self) -> int:
+        return SEVERITIES.index(self.severity) if self.severity in SEVERITIES else 0
+
+
+@dataclass
+class Change:
+    """A breaking change and who it affects. source: api (griffe), schema or model."""
+
+    path: str
+    line: int | None
+    symbol: str
+    kind: str
+    detail: str
+    who: str
+    source: str
+
+
+@dataclass
+class State:
+    head_sha: str = ""
+    base_sha: str = ""  # the merge base the PR is compared with
+    # [from, to] commit ranges analysed, oldest first ("" from: the merge base)
+    ranges: list = field(default_factory=list)
+    commits: int = 0
+    summary: str = ""
+    walkthrough: dict = field(default_factory=dict)  # path -> what changed
+    findings: list = field(default_factory=list)  # Finding
+    breaking: list = field(default_factory=list)  # Change
+    skipped: dict = field(default_factory=dict)  # path -> why it was not (fully) reviewed
+    notes: list = field(default_factory=list)  # what the reader should know about this review
+    model: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | None) -> "State":
+        if not text:
+            return cls()
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return cls()
+        known = {f.name for f in fields(cls)}
+        s = cls(**{k: v for k, v in data.items() if k in known})
+        s.findings = [Finding(**f) for f in s.findings]
+        s.breaking = [Change(**c) for c in s.breaking]
+        return s
+
+
+def split_json(items: dict, limit: int) -> list[str]:
+    """A large mapping as JSON texts of at most about `limit` characters each
+    (memory values have a size cap)."""
+    parts, cur, size = [], {}, 2
+    for key, value in items.items():
+        n = len(json.dumps({key: value}, ensure_ascii=False))
+        if cur and size + n > limit:
+            parts.append(json.dumps(cur, ensure_ascii=False))
+            cur, size = {}, 2
+        cur[key] = value
+        size += n
+    if cur or not parts:
+        parts.append(json.dumps(cur, ensure_ascii=False))
+    return parts
