@@ -106,32 +106,57 @@ def pr_payload(number: int, git: GitRepo, fake: FakeGitHub, head: str = "feature
     payload = copy.deepcopy(load_fixture("pull_request.opened.json"))
     payload["number"] = number
     pr = payload["pull_request"]
-    pr.update(number=number, title="Refactor the order API", labels=[], draft=False,
-              body="Simplifies orders. See https://docs.example.com/orders.",
-              html_url=f"https://github.com/Codertocat/Hello-World/pull/{number}")  # fmt: skip
+    pr.update(
+        number=number,
+        title="Refactor the order API",
+        labels=[],
+        draft=False,
+        body="Simplifies orders. See https://docs.example.com/orders.",
+        html_url=f"https://github.com/Codertocat/Hello-World/pull/{number}",
+    )
     fake.git_pull(payload, git, payload["repository"]["default_branch"], head)
     pr["head"]["sha"] = git.sha(head)
     return payload
 
 
-def comment_payload(number: int, body: str, assoc: str = "MEMBER", login: str = "octo",
-                    kind: str = "User") -> dict:  # fmt: skip
+def comment_payload(
+    number: int, body: str, assoc: str = "MEMBER", login: str = "octo", kind: str = "User"
+) -> dict:
     payload = copy.deepcopy(load_fixture("issue_comment.created.json"))
     payload["issue"]["number"] = number
-    payload["issue"]["pull_request"] = {"url": "", "html_url": "", "diff_url": "",
-                                        "patch_url": "", "merged_at": None}  # fmt: skip
-    payload["comment"].update(body=body, author_association=assoc, id=uuid.uuid4().int % 10**9,
-                              user={**payload["comment"]["user"], "login": login, "type": kind})
+    payload["issue"]["pull_request"] = {
+        "url": "",
+        "html_url": "",
+        "diff_url": "",
+        "patch_url": "",
+        "merged_at": None,
+    }
+    payload["comment"].update(
+        body=body,
+        author_association=assoc,
+        id=uuid.uuid4().int % 10**9,
+        user={**payload["comment"]["user"], "login": login, "type": kind},
+    )
     return payload
 
 
-def review_comment_payload(pr: dict, number: int, body: str, reply_to: int,
-                           assoc: str = "MEMBER") -> dict:  # fmt: skip
-    payload = {"action": "created", "pull_request": pr["pull_request"],
-               "repository": pr["repository"], "installation": pr["installation"],
-               "comment": {"id": uuid.uuid4().int % 10**9, "body": body, "in_reply_to_id": reply_to,
-                           "author_association": assoc, "path": "x",
-                           "user": {"login": "octo", "type": "User"}}}  # fmt: skip
+def review_comment_payload(
+    pr: dict, number: int, body: str, reply_to: int, assoc: str = "MEMBER"
+) -> dict:
+    payload = {
+        "action": "created",
+        "pull_request": pr["pull_request"],
+        "repository": pr["repository"],
+        "installation": pr["installation"],
+        "comment": {
+            "id": uuid.uuid4().int % 10**9,
+            "body": body,
+            "in_reply_to_id": reply_to,
+            "author_association": assoc,
+            "path": "x",
+            "user": {"login": "octo", "type": "User"},
+        },
+    }
     return payload
 
 
@@ -144,9 +169,16 @@ class Deliver:
 
     def __call__(self, event: str, payload: dict, run: bool = True) -> int:
         body = json.dumps(payload).encode()
-        r = self.client.post("/webhooks/github", content=body, headers={
-            "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign(SECRET, body), "Content-Type": "application/json"})  # fmt: skip
+        r = self.client.post(
+            "/webhooks/github",
+            content=body,
+            headers={
+                "X-GitHub-Event": event,
+                "X-GitHub-Delivery": str(uuid.uuid4()),
+                "X-Hub-Signature-256": sign(SECRET, body),
+                "Content-Type": "application/json",
+            },
+        )
         assert r.status_code == 202, r.text
         done = 0
         while run and self.worker.process_one():

@@ -35,6 +35,7 @@ from tests.crfixtures import (
     pr_payload,
     review_comment_payload,
 )
+from tests.fakes.git import GitRepo
 from tests.fakes.github import FakeGitHub
 from tests.fakes.model import Rule, ScriptedModel
 
@@ -78,12 +79,12 @@ def project(tmp_path, fake: FakeGitHub):
 
 @pytest.fixture
 def service(tmp_path, fake):
-    _path, cfg = project(tmp_path, fake)
+    path, cfg = project(tmp_path, fake)
     svc = Service(cfg)
     upgrade(svc.engine)
     svc.host.memory = svc.memory
     with TestClient(create_app(svc)) as client:
-        yield svc, Deliver(client, svc)
+        yield svc, Deliver(client, svc), path
 
 
 _numbers = iter(range(100, 1000))
@@ -102,7 +103,7 @@ def user_texts(model: ScriptedModel) -> list[str]:
 def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
     service, fake, model, tmp_path
 ):
-    svc, deliver = service
+    svc, deliver, _ = service
     git = make_git(tmp_path / "repo")
     n = next(_numbers)
     payload = pr_payload(n, git, fake)
@@ -121,10 +122,13 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
     assert "Refactors the API of the package." in body
     for path in ("src/shop/api.py", "src/shop/handlers.py", "tests/test_api.py"):
         assert f"| `{path}` | Changes {path}. |" in body
-    rows = [r for r in body.split("### Breaking changes")[1].split("###")[0].splitlines()
-            if r.startswith("| `")]  # fmt: skip
+    rows = [
+        r
+        for r in body.split("### Breaking changes")[1].split("###")[0].splitlines()
+        if r.startswith("| `")
+    ]
     assert [r.split(" | ")[0:2] for r in rows] == [
-        ["| `cancel_order`", "Public object was removed"],
+        ["| `cancel_order`", "Public object was removed"],  # (no line: it is gone)
         ["| `get_order`", "Parameter was removed: include_items"],
         ["| `list_orders`", "Parameter was added as required: currency"],
         ["| `coupons`", "table coupons is dropped"],
@@ -133,7 +137,7 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
     risks = body.split("### Risks")[1].split("###")[0]
     assert "🔴 **high**" in risks and "`src/shop/handlers.py` L6" in risks
     base, head = git.sha("master"), git.sha("feature")
-    assert f"Reviewed `{base[:7]}..{head[:7]}` (1 commits)" in body
+    assert f"Reviewed `{base[:7]}..{head[:7]}` (1 commit)" in body
     assert '<!-- flows:code-review:state {"head": "' + head in body
     (note,) = inline(repo, n)  # the high risk, inline on its line
     assert note["path"] == "src/shop/handlers.py" and note["line"] == 6
@@ -144,10 +148,14 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
 
     # a second push: only the new commit is analysed; the same comment is edited
     model.requests.clear()
-    git.commit("Add a util", {
-        "src/shop/util.py": "def parse(text):\n    return eval(text)\n",
-        "src/shop/handlers.py": '"""HTTP handlers."""\nimport json\n' + HANDLERS.split('\n', 1)[1],
-    })  # fmt: skip
+    git.commit(
+        "Add a util",
+        {
+            "src/shop/util.py": "def parse(text):\n    return eval(text)\n",
+            "src/shop/handlers.py": '"""HTTP handlers."""\nimport json\n'
+            + HANDLERS.split("\n", 1)[1],
+        },
+    )
     sync = {**payload, "action": "synchronize"}
     deliver("pull_request", sync)
     report = last_report(svc)
@@ -164,12 +172,16 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
     assert "`src/shop/util.py` L2" in c2["body"]
     assert "last push reviewed incrementally" in c2["body"]
     notes = inline(repo, n)
-    assert [(x["path"], x["line"]) for x in notes] == [("src/shop/handlers.py", 6),
-                                                       ("src/shop/util.py", 2)]  # fmt: skip
+    assert [(x["path"], x["line"]) for x in notes] == [
+        ("src/shop/handlers.py", 6),
+        ("src/shop/util.py", 2),
+    ]
 
     # a maintainer dismisses the util finding; the next review does not raise it
-    deliver("pull_request_review_comment",
-            review_comment_payload(payload, n, "/dismiss we trust this input", notes[1]["id"]))
+    deliver(
+        "pull_request_review_comment",
+        review_comment_payload(payload, n, "/dismiss we trust this input", notes[1]["id"]),
+    )
     git.commit("Docs", {"docs/guide.md": "# Guide\n\nMore.\n"})
     deliver("pull_request", sync)
     body = ours(repo, n)[0]["body"]
@@ -186,7 +198,7 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
 
 
 def test_commands_for_maintainers_and_polite_refusals(service, fake, model, tmp_path):
-    svc, deliver = service
+    svc, deliver, _ = service
     git = make_git(tmp_path / "repo")
     n = next(_numbers)
     payload = pr_payload(n, git, fake)
@@ -235,30 +247,40 @@ def test_commands_for_maintainers_and_polite_refusals(service, fake, model, tmp_
 
 
 def test_dry_run_shows_the_same_comment_without_writing(service, fake, model, tmp_path):
-    svc, deliver = service
+    svc, deliver, path = service
     git = make_git(tmp_path / "repo")
     n = next(_numbers)
     payload = pr_payload(n, git, fake)
     repo = fake.repos["codertocat/hello-world"]
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"event": "pull_request", "payload": payload}))
-    path, cfg = project(tmp_path, fake)
     writes = len(fake.writes())
     env = {"GITHUB_TOKEN": TOKEN}
-    config = path.read_text().replace("flows:\n", f"""
-database: {{url: "{cfg.database.url}"}}
+    config = path.read_text().replace(
+        "flows:\n",
+        f"""
+database: {{url: "{svc.cfg.database.url}"}}
 github: {{api_url: "{fake.url}", token: "${{GITHUB_TOKEN}}", request_interval_s: 0,
           write_interval_s: 0}}
 flows:
-""", 1)  # fmt: skip
-    path.write_text(config)
-    out = CliRunner().invoke(main, ["run", "code-review", "--event", str(event), "--config",
-                                    str(path), "--dry-run"], env=env)  # fmt: skip
+""",
+        1,
+    )
+    cli_config = path.with_name("cli.yaml")
+    cli_config.write_text(config)
+    out = CliRunner().invoke(
+        main,
+        ["run", "code-review", "--event", str(event), "--config", str(cli_config), "--dry-run"],
+        env=env,
+    )
     assert out.exit_code == 0, out.output
     report = json.loads(out.output)
     assert len(fake.writes()) == writes and not repo.comments.get(n)
-    bodies = [w["body"]["body"] for w in report["writes"]
-              if w.get("path", "").endswith(f"/issues/{n}/comments")]  # fmt: skip
+    bodies = [
+        w["body"]["body"]
+        for w in report["writes"]
+        if w.get("path", "").endswith(f"/issues/{n}/comments")
+    ]
     dry = bodies[-1]
     assert KEY not in out.output and TOKEN not in out.output
     with svc.queue.session() as s:
@@ -274,7 +296,7 @@ flows:
 
 
 def test_a_failing_model_is_said_in_the_comment(service, fake, model, tmp_path):
-    svc, deliver = service
+    svc, deliver, _ = service
     git = make_git(tmp_path / "repo")
     n = next(_numbers)
     payload = pr_payload(n, git, fake)
@@ -290,3 +312,66 @@ def test_a_failing_model_is_said_in_the_comment(service, fake, model, tmp_path):
     deliver("issue_comment", comment_payload(n, "/review"))
     (c,) = ours(repo, n)
     assert "could not finish" not in c["body"] and "### Risks" in c["body"]
+
+
+def test_awkward_prs_are_disclosed_not_crashed(service, fake, model, tmp_path):
+    svc, deliver, _ = service
+    repo = fake.repos.get("codertocat/hello-world")
+    git = GitRepo(tmp_path / "repo", "master")
+    git.commit(
+        "init",
+        {
+            "src/old_name.py": "def f():\n    pass\n",
+            "src/gone.py": "def g():\n    pass\n",
+            "src/ok.py": "def h(a):\n    return a\n",
+        },
+    )
+    git.checkout("awkward", create=True)
+    git.rename("src/old_name.py", "src/new_name.py")
+    big = "".join(f"ROW_{i} = {i}\n" for i in range(50_000))
+    git.commit(
+        "awkward",
+        {
+            "assets/blob.bin": bytes(range(256)) * 8,
+            "src/generated_table.py": big,
+            "src/gone.py": None,
+            "src/ok.py": "def h(a:\n    return a\n",
+        },
+    )
+    n = next(_numbers)
+    deliver("pull_request", pr_payload(n, git, fake, head="awkward"))
+    report = last_report(svc)
+    assert report["status"] == "ok", report["error"]
+    result = report["result"]
+    assert result["not_reviewed"] == {
+        "assets/blob.bin": "binary or empty file",
+        "src/generated_table.py": "its diff (50000 changed lines) is too large for GitHub to send",
+        "src/ok.py": "src/ok.py: not valid Python ('(' was never closed, line 1), so its API "
+        "was not compared",
+    }
+    assert sorted(result["breaking"]) == [
+        "src/gone.py:gone:module-removed",
+        "src/new_name.py:old_name:module-moved",
+    ]
+    repo = fake.repos["codertocat/hello-world"]
+    body = ours(repo, n)[0]["body"]
+    assert "| `src/new_name.py` | Renamed from `src/old_name.py`, unchanged. |" in body
+    assert "- `assets/blob.bin`: binary or empty file" in body
+
+    # an empty diff: said plainly, no model call
+    git.checkout("empty", create=True, start="master")
+    git.commit("nothing", {})
+    n = next(_numbers)
+    model.requests.clear()
+    deliver("pull_request", pr_payload(n, git, fake, head="empty"))
+    assert "This pull request changes no files." in ours(repo, n)[0]["body"]
+    assert model.requests == []
+
+    # closed while its job waited in the queue: skipped, nothing posted
+    n = next(_numbers)
+    payload = pr_payload(n, git, fake, head="awkward")
+    deliver("pull_request", payload, run=False)
+    repo.pulls[n]["state"] = "closed"
+    assert deliver.worker.process_one()
+    assert last_report(svc)["result"] == {"skipped": f"#{n} is closed"}
+    assert ours(repo, n) == []

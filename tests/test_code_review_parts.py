@@ -19,10 +19,17 @@ import diff
 
 
 def hunks(patch: str) -> list[dict]:
-    return [{"old_start": h.old_start, "old_lines": h.old_lines, "new_start": h.new_start,
-             "new_lines": h.new_lines, "section": h.section,
-             "lines": [(ln.kind, ln.old, ln.new, ln.text) for ln in h.lines]}
-            for h in diff.parse_patch(patch)]  # fmt: skip
+    return [
+        {
+            "old_start": h.old_start,
+            "old_lines": h.old_lines,
+            "new_start": h.new_start,
+            "new_lines": h.new_lines,
+            "section": h.section,
+            "lines": [(ln.kind, ln.old, ln.new, ln.text) for ln in h.lines],
+        }
+        for h in diff.parse_patch(patch)
+    ]
 
 
 PATCH = """@@ -1,4 +1,5 @@ class Shop:
@@ -88,18 +95,43 @@ def test_commands_from_people_not_bots():
 
 
 def finding(fp="f1", severity="high", **kw) -> Finding:
-    base = dict(fingerprint=fp, rule="security", path="src/a.py", symbol="run", title="eval",
-                why="runs | user input", severity=severity, start_line=3, end_line=4)  # fmt: skip
+    base = dict(
+        fingerprint=fp,
+        rule="security",
+        path="src/a.py",
+        symbol="run",
+        title="eval",
+        why="runs | user input",
+        severity=severity,
+        start_line=3,
+        end_line=4,
+    )
     return Finding(**{**base, **kw})
 
 
 def test_the_comment_has_every_section_and_a_state_marker():
-    s = State(head_sha="b" * 40, base_sha="a" * 40, ranges=[["", "b" * 40]], commits=2,
-              summary="Adds a shop.", walkthrough={"src/a.py": "New | file"},
-              findings=[finding("f1", "medium"), finding("f2", "critical", start_line=None)],
-              breaking=[Change("src/a.py", 7, "pay", "object-removed", "Public object was "
-                               "removed", "callers of `a.pay`", "api")],
-              skipped={"poetry.lock": "ignored by the settings (`*.lock`)"}, model="m")  # fmt: skip
+    s = State(
+        head_sha="b" * 40,
+        base_sha="a" * 40,
+        ranges=[["", "b" * 40]],
+        commits=2,
+        summary="Adds a shop.",
+        walkthrough={"src/a.py": "New | file"},
+        findings=[finding("f1", "medium"), finding("f2", "critical", start_line=None)],
+        breaking=[
+            Change(
+                "src/a.py",
+                7,
+                "pay",
+                "object-removed",
+                "Public object was removed",
+                "callers of `a.pay`",
+                "api",
+            )
+        ],
+        skipped={"poetry.lock": "ignored by the settings (`*.lock`)"},
+        model="m",
+    )
     sections = ["summary", "walkthrough", "risks", "breaking", "not-reviewed"]
     body = comment.render(s, "https://github.com/o/r/pull/5", sections, ["x: bad"], "run1")
     heads = re.findall(r"^### (.+)$", body, re.M)
@@ -118,11 +150,16 @@ def test_the_comment_has_every_section_and_a_state_marker():
 def test_a_large_walkthrough_is_grouped_by_folder():
     walk = {f"src/pkg{i % 3}/m{i}.py": "x" for i in range(40)}
     lines = comment._walkthrough(walk)
-    assert lines.count("<details>") == 3 and "<summary><code>src/pkg0</code>: 14 files</summary>" in lines
+    assert (
+        lines.count("<details>") == 3
+        and "<summary><code>src/pkg0</code>: 14 files</summary>" in lines
+    )
 
 
 def test_state_round_trips_and_splits_for_memory():
-    s = State(head_sha="h", findings=[finding()], breaking=[Change("a", 1, "b", "c", "d", "e", "api")])
+    s = State(
+        head_sha="h", findings=[finding()], breaking=[Change("a", 1, "b", "c", "d", "e", "api")]
+    )
     again = State.from_json(s.to_json())
     assert again == s
     assert State.from_json("not json") == State() and State.from_json(None) == State()
@@ -144,6 +181,7 @@ def test_schemas_bound_every_string_and_list():
 
     for text in (prompts.review_schema(["a.py"], True, True), prompts.summary_schema()):
         walk(json.loads(text))
-    system = prompts.system("review", "Deutsch", "Be kind.", [("convention", "snake_case"),
-                                                             ("pr", "#3: touched a.py")])  # fmt: skip
+    system = prompts.system(
+        "review", "Deutsch", "Be kind.", [("convention", "snake_case"), ("pr", "#3: touched a.py")]
+    )
     assert "Write in Deutsch" in system and "- snake_case" in system and "#3: touched" in system

@@ -8,6 +8,7 @@ settings.py). State between pushes lives in the PR's memory; findings and
 maintainers' feedback in the repository's.
 """
 
+import contextlib
 import fnmatch
 import json
 
@@ -32,8 +33,11 @@ MAX_API_LINES = 20_000  # changed lines above which a file's API is not compared
 VALUE_LIMIT = 48_000  # characters per memory value
 TESTS = ("test/", "tests/", "testing/", "__tests__/", "spec/", "test_", "_test.", "conftest.py")
 DOCS = (".md", ".rst", ".txt", ".adoc")
-KINDS = {github.LineKind.CONTEXT: "context", github.LineKind.ADDED: "added",
-         github.LineKind.REMOVED: "removed"}  # fmt: skip
+KINDS = {
+    github.LineKind.CONTEXT: "context",
+    github.LineKind.ADDED: "added",
+    github.LineKind.REMOVED: "removed",
+}
 
 
 def _info(message: str) -> None:
@@ -56,10 +60,17 @@ def _hunks(patch: str) -> list[dict]:
         hunks = github.parse_patch(patch)
     except Err:
         return []
-    return [{"old_start": h.old_start, "old_lines": h.old_lines, "new_start": h.new_start,
-             "new_lines": h.new_lines, "section": h.section,
-             "lines": [(KINDS[ln.kind], ln.old_line, ln.new_line, ln.text) for ln in h.lines]}
-            for h in hunks]  # fmt: skip
+    return [
+        {
+            "old_start": h.old_start,
+            "old_lines": h.old_lines,
+            "new_start": h.new_start,
+            "new_lines": h.new_lines,
+            "section": h.section,
+            "lines": [(KINDS[ln.kind], ln.old_line, ln.new_line, ln.text) for ln in h.lines],
+        }
+        for h in hunks
+    ]
 
 
 def _who(b: breaking.Breaking, schema: bool = False) -> str:
@@ -76,14 +87,17 @@ def _marker(f: Finding) -> str:
 
 
 def _inline_body(f: Finding) -> str:
-    return (f"{comment.ICONS.get(f.severity, '')} **{f.severity}** · {f.rule}: **{f.title}**\n\n"
-            f"{f.why}\n\n<sub>Reply `/dismiss [reason]` if this is wrong; a 👍 or 👎 on this "
-            f"comment tells flows whether it helped.</sub>\n{_marker(f)}")  # fmt: skip
+    return (
+        f"{comment.ICONS.get(f.severity, '')} **{f.severity}** · {f.rule}: **{f.title}**\n\n"
+        f"{f.why}\n\n<sub>Reply `/dismiss [reason]` if this is wrong; a 👍 or 👎 on this "
+        f"comment tells flows whether it helped.</sub>\n{_marker(f)}"
+    )
 
 
 def _mem_finding(f: Finding) -> memory.Finding:
-    return memory.Finding(f.fingerprint, f.rule, f.path, f.symbol, f.title, f.severity,
-                          f.comment_id)  # fmt: skip
+    return memory.Finding(
+        f.fingerprint, f.rule, f.path, f.symbol, f.title, f.severity, f.comment_id
+    )
 
 
 def repo_settings(ctx: types.Context, branch: str) -> tuple[config.Settings, list[str]]:
@@ -104,10 +118,8 @@ def repo_settings(ctx: types.Context, branch: str) -> tuple[config.Settings, lis
 def load_state() -> State:
     s = State.from_json(memory.get("pr", STATE_KEY))
     for key in memory.list_keys("pr", WALK_KEY):
-        try:
+        with contextlib.suppress(ValueError):
             s.walkthrough.update(json.loads(memory.get("pr", key) or "{}"))
-        except ValueError:
-            pass
     return s
 
 
@@ -157,8 +169,12 @@ class Review:
             if old.head_sha == pr.head_sha:
                 return {"skipped": f"#{n} was already reviewed at {pr.head_sha[:7]}"}
         if not old.head_sha:
-            github.upsert_comment(n, comment.MARKER, f"## flows review\n\n⏳ Reviewing "
-                                  f"`{pr.head_sha[:7]}`; this comment will show the review.")
+            github.upsert_comment(
+                n,
+                comment.MARKER,
+                f"## flows review\n\n⏳ Reviewing "
+                f"`{pr.head_sha[:7]}`; this comment will show the review.",
+            )
         try:
             return self._review(pr, old)
         except Exception as e:  # a clear note in the comment, then the run fails
@@ -171,20 +187,31 @@ class Review:
 
     def _closed(self, pr, old: State) -> dict:
         if old.head_sha and old.head_sha != pr.head_sha:
-            note = (f"This pull request was {pr.state} before `{pr.head_sha[:7]}` was "
-                    "reviewed; the review below is of the earlier commits.")  # fmt: skip
-            body = comment.render(old, pr.html_url, self.settings.sections, [], self.ctx.run_id,
-                                  banner=f"> {note}")  # fmt: skip
+            note = (
+                f"This pull request was {pr.state} before `{pr.head_sha[:7]}` was "
+                "reviewed; the review below is of the earlier commits."
+            )
+            body = comment.render(
+                old, pr.html_url, self.settings.sections, [], self.ctx.run_id, banner=f"> {note}"
+            )
             github.upsert_comment(self.number, comment.MARKER, body)
         return {"skipped": f"#{self.number} is {pr.state}"}
 
     def _failed(self, pr, old: State, why: str) -> None:
-        banner = (f"> ⚠️ The review of `{pr.head_sha[:7]}` could not finish: "
-                  f"{comment.cell(why)[:400]} (run `{self.ctx.run_id}`). Comment `/review` "
-                  "to try again.")  # fmt: skip
+        banner = (
+            f"> ⚠️ The review of `{pr.head_sha[:7]}` could not finish: "
+            f"{comment.cell(why)[:400]} (run `{self.ctx.run_id}`). Comment `/review` "
+            "to try again."
+        )
         if old.head_sha:
-            body = comment.render(old, pr.html_url, self.settings.sections, self.problems,
-                                  self.ctx.run_id, banner=banner)  # fmt: skip
+            body = comment.render(
+                old,
+                pr.html_url,
+                self.settings.sections,
+                self.problems,
+                self.ctx.run_id,
+                banner=banner,
+            )
         else:
             body = f"## flows review\n\n{banner}"
         try:
@@ -218,16 +245,29 @@ class Review:
             st.breaking += self._api_changes(changed, st, pr)
             for f in changed:
                 if breaking.is_migration(f.filename) and f.filename in hunks:
-                    for b in breaking.schema_changes(f.filename, diffmap.added_lines(
-                            hunks[f.filename])):  # fmt: skip
-                        st.breaking.append(Change(b.path, b.line, b.symbol, b.kind, b.detail,
-                                                  _who(b, schema=True), "schema"))  # fmt: skip
+                    for b in breaking.schema_changes(
+                        f.filename, diffmap.added_lines(hunks[f.filename])
+                    ):
+                        st.breaking.append(
+                            Change(
+                                b.path,
+                                b.line,
+                                b.symbol,
+                                b.kind,
+                                b.detail,
+                                _who(b, schema=True),
+                                "schema",
+                            )
+                        )
         allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in selected]))
         found = self._ask_model(pr, selected, hunks, st, old, allowed) if selected else []
         if not selected and not st.summary:
-            st.summary = ("This pull request changes no files." if not files else
-                          "Nothing here for the model to read: every changed file is ignored, "
-                          "binary or too large (see below).")  # fmt: skip
+            st.summary = (
+                "This pull request changes no files."
+                if not files
+                else "Nothing here for the model to read: every changed file is ignored, "
+                "binary or too large (see below)."
+            )
         posted = {}
         if self.mode != "summary":
             posted = self._feedback()
@@ -263,16 +303,21 @@ class Review:
             cmp = None
             log.log(log.Level.WARN, f"compare from {old.head_sha[:7]} failed: {e.value}")
         if cmp is None or cmp.status != "ahead":
-            st.notes.append(f"The earlier reviewed commit `{old.head_sha[:7]}` is no longer part "
-                            "of this branch (force-push or rebase), so the whole pull request "
-                            "was reviewed again.")  # fmt: skip
+            st.notes.append(
+                f"The earlier reviewed commit `{old.head_sha[:7]}` is no longer part "
+                "of this branch (force-push or rebase), so the whole pull request "
+                "was reviewed again."
+            )
             return None
         changed = [f for f in cmp.files if f.filename in in_pr]
         st.base_sha, st.summary, st.model = old.base_sha, old.summary, old.model
-        st.ranges = old.ranges + [[old.head_sha, pr.head_sha]]
+        st.ranges = [*old.ranges, [old.head_sha, pr.head_sha]]
         st.commits = old.commits + len(cmp.commits)
-        st.walkthrough, st.skipped, st.breaking = dict(old.walkthrough), dict(old.skipped), list(
-            old.breaking)  # fmt: skip
+        st.walkthrough, st.skipped, st.breaking = (
+            dict(old.walkthrough),
+            dict(old.skipped),
+            list(old.breaking),
+        )
         moved = {f.previous_filename: f for f in changed if f.previous_filename}
         now = {f.filename: f for f in changed}
         for f in old.findings:
@@ -305,7 +350,9 @@ class Review:
             elif f.status == "renamed" and not lines:
                 st.walkthrough[name] = f"Renamed from `{f.previous_filename}`, unchanged."
             elif lines:
-                st.skipped[name] = f"its diff ({lines} changed lines) is too large for GitHub to send"
+                st.skipped[name] = (
+                    f"its diff ({lines} changed lines) is too large for GitHub to send"
+                )
             elif f.status == "removed":
                 st.walkthrough[name] = "Removed (it was empty or binary)."
             else:
@@ -333,15 +380,24 @@ class Review:
             if f.previous_filename and before is not None and name.endswith(".py"):
                 was, now = breaking.module_name(old_name), breaking.module_name(name)
                 if was != now:
-                    out.append(Change(name, None, was, "module-moved",
-                                      f"module {was} is now {now}",
-                                      f"code that imports `{was}`", "api"))  # fmt: skip
+                    out.append(
+                        Change(
+                            name,
+                            None,
+                            was,
+                            "module-moved",
+                            f"module {was} is now {now}",
+                            f"code that imports `{was}`",
+                            "api",
+                        )
+                    )
                     continue
             found, problem = breaking.python_changes(name, before, after)
             if problem:
                 st.skipped.setdefault(name, problem)
-            out += [Change(b.path, b.line, b.symbol, b.kind, b.detail, _who(b), "api")
-                    for b in found]  # fmt: skip
+            for b in found:  # a removed object's line is in the base file: link the file
+                line = None if b.kind.endswith("removed") and "parameter" not in b.kind else b.line
+                out.append(Change(b.path, line, b.symbol, b.kind, b.detail, _who(b), "api"))
         return out
 
     # -- the model ----------------------------------------------------------------------
@@ -363,12 +419,15 @@ class Review:
         query = f"{pr.title}\n{pr.body[:500]}"
         paths = [f.filename for f in selected]
         recalled = memory.recall(query, paths[:100], 12)
-        mem = [(r.kind, r.text if r.kind == "convention" else f"#{r.ref}: {r.text}")
-               for r in recalled]  # fmt: skip
+        mem = [
+            (r.kind, r.text if r.kind == "convention" else f"#{r.ref}: {r.text}") for r in recalled
+        ]
         system = prompts.system(kind, s.language, s.instructions, mem)
         desc = llm.as_data("pull request", f"{pr.title}\n\n{pr.body[:4000]}")
-        docs = [llm.Document(f.filename, diffmap.numbered(f.filename, f.status, hunks[f.filename]))
-                for f in selected]  # fmt: skip
+        docs = [
+            llm.Document(f.filename, diffmap.numbered(f.filename, f.status, hunks[f.filename]))
+            for f in selected
+        ]
         window = llm.context_window()
         max_tokens = prompts.reply_tokens(window, min(len(docs), 40))
         opts = llm.Options(max_tokens=max_tokens, temperature=None)
@@ -381,8 +440,9 @@ class Review:
         self.model = st.model
         for chunk in packing.chunks:
             in_chunk = sorted({d.id for d in chunk})
-            schema = prompts.review_schema(in_chunk, kind == "review" and risks,
-                                           kind == "review" and model_breaking)  # fmt: skip
+            schema = prompts.review_schema(
+                in_chunk, kind == "review" and risks, kind == "review" and model_breaking
+            )
             user = "\n\n".join([desc] + [llm.as_data(d.id, d.text) for d in chunk])
             data = self._chat(system, user, schema, max_tokens)
             summaries.append(render.safe_markdown(data["summary"], allowed))
@@ -394,9 +454,17 @@ class Review:
                     found.append(f)
             for b in data.get("breaking", []):
                 if not any(c.path == b["path"] and c.symbol == b["what"] for c in st.breaking):
-                    st.breaking.append(Change(b["path"], b["line"], b["what"],
-                                              "model", render.safe_markdown(b["change"], allowed),
-                                              render.safe_markdown(b["who"], allowed), "model"))
+                    st.breaking.append(
+                        Change(
+                            b["path"],
+                            b["line"],
+                            b["what"],
+                            "model",
+                            render.safe_markdown(b["change"], allowed),
+                            render.safe_markdown(b["who"], allowed),
+                            "model",
+                        )
+                    )
         st.model = self.model
         st.summary = self._combine(summaries, old.summary if len(st.ranges) > 1 else "", allowed)
         return found
@@ -404,7 +472,8 @@ class Review:
     def _combine(self, summaries: list, before: str, allowed) -> str:
         """One summary from the per-chunk ones (and the one before this push)."""
         parts = ([("summary before the latest push", before)] if before else []) + [
-            (f"part {i + 1}", t) for i, t in enumerate(summaries)]  # fmt: skip
+            (f"part {i + 1}", t) for i, t in enumerate(summaries)
+        ]
         if len(parts) <= 1:
             return parts[0][1] if parts else ""
         system = prompts.system("combine", self.settings.language, "", [])
@@ -416,14 +485,23 @@ class Review:
         h = hunks.get(r["path"])
         span = diffmap.anchor(h, r["start_line"], r["end_line"]) if h else None
         if span is None:
-            _info(f"dropped a finding on {r['path']} lines {r['start_line']}-{r['end_line']}: "
-                  "not lines of the diff")  # fmt: skip
+            _info(
+                f"dropped a finding on {r['path']} lines {r['start_line']}-{r['end_line']}: "
+                "not lines of the diff"
+            )
             return None
         symbol = diffmap.symbol_at(h, span[0])
         fp = diffmap.fingerprint(r["rule"], r["path"], symbol, diffmap.code_at(h, *span))
-        return Finding(fp, r["rule"], r["path"], symbol,
-                       render.safe_markdown(r["title"], allowed),
-                       render.safe_markdown(r["why"], allowed), r["severity"], *span)  # fmt: skip
+        return Finding(
+            fp,
+            r["rule"],
+            r["path"],
+            symbol,
+            render.safe_markdown(r["title"], allowed),
+            render.safe_markdown(r["why"], allowed),
+            r["severity"],
+            *span,
+        )
 
     # -- findings, feedback and inline comments --------------------------------------------
 
@@ -450,8 +528,9 @@ class Review:
         dropped = set(memory.suppressed([_mem_finding(f) for f in candidates]))
         if dropped:
             _info(f"{len(dropped)} finding(s) not raised again: dismissed before")
-        kept = sorted((f for f in candidates if f.fingerprint not in dropped),
-                      key=lambda f: -f.rank)  # fmt: skip
+        kept = sorted(
+            (f for f in candidates if f.fingerprint not in dropped), key=lambda f: -f.rank
+        )
         if len(kept) > MAX_FINDINGS:
             st.notes.append(f"{len(kept) - MAX_FINDINGS} lower-severity findings are not shown.")
         return kept[:MAX_FINDINGS]
@@ -460,18 +539,32 @@ class Review:
         s = self.settings
         if not s.inline_comments:
             return
-        new = [f for f in findings if f.fingerprint not in posted and f.start_line
-               and comment.severity_at_least(f.severity, s.inline_min_severity)]  # fmt: skip
+        new = [
+            f
+            for f in findings
+            if f.fingerprint not in posted
+            and f.start_line
+            and comment.severity_at_least(f.severity, s.inline_min_severity)
+        ]
         if not new:
             return
-        notes = [github.ReviewComment(
-            path=f.path, line=f.end_line,
-            start_line=f.start_line if f.start_line != f.end_line else None,
-            side=github.Side.RIGHT, body=_inline_body(f)) for f in new]  # fmt: skip
-        made = github.create_review(self.number, pr.head_sha,
-                                    f"flows: {len(new)} {s.inline_min_severity}-severity or worse "
-                                    "risk(s) found; the summary comment has the whole review.",
-                                    notes)  # fmt: skip
+        notes = [
+            github.ReviewComment(
+                path=f.path,
+                line=f.end_line,
+                start_line=f.start_line if f.start_line != f.end_line else None,
+                side=github.Side.RIGHT,
+                body=_inline_body(f),
+            )
+            for f in new
+        ]
+        made = github.create_review(
+            self.number,
+            pr.head_sha,
+            f"flows: {len(new)} {s.inline_min_severity}-severity or worse "
+            "risk(s) found; the summary comment has the whole review.",
+            notes,
+        )
         _info(f"review {made.id}: {made.posted} inline, {len(made.folded)} folded")
         if made.posted:
             posted.update(self._feedback())
@@ -495,10 +588,17 @@ def _ask(payload: dict, number: int, question: str, ctx: types.Context, event_na
     files = [f for f in github.list_files(number) if f.patch]
     where = (payload.get("comment") or {}).get("path")
     q = question.lower()
-    files.sort(key=lambda f: (f.filename != where, f.filename.lower() not in q
-                              and f.filename.rsplit("/", 1)[-1].lower() not in q, _priority(f)))
-    docs = [llm.Document(f.filename, diffmap.numbered(f.filename, f.status, _hunks(f.patch)))
-            for f in files[:s.max_files]]  # fmt: skip
+    files.sort(
+        key=lambda f: (
+            f.filename != where,
+            f.filename.lower() not in q and f.filename.rsplit("/", 1)[-1].lower() not in q,
+            _priority(f),
+        )
+    )
+    docs = [
+        llm.Document(f.filename, diffmap.numbered(f.filename, f.status, _hunks(f.patch)))
+        for f in files[: s.max_files]
+    ]
     history = json.loads(memory.get("pr", ASK_KEY) or "[]")
     review = st.summary + "".join(f"\n- {f.severity}: {f.title} ({f.path})" for f in st.findings)
     system = prompts.system("ask", s.language, s.instructions, [])
@@ -516,7 +616,7 @@ def _ask(payload: dict, number: int, question: str, ctx: types.Context, event_na
     answer = render.safe_markdown(reply.text.strip(), allowed) or "_The model gave no answer._"
     quoted = "\n".join("> " + line for line in question.splitlines())
     _reply(event_name, number, payload["comment"], f"{quoted}\n\n{answer}")
-    history = (history + [{"q": question[:1000], "a": answer[:2000]}])[-10:]
+    history = ([*history, {"q": question[:1000], "a": answer[:2000]}])[-10:]
     memory.put("pr", ASK_KEY, json.dumps(history))
     return answer
 
@@ -537,8 +637,13 @@ def _command(event: types.Event, payload: dict, ctx: types.Context) -> dict:
         return {"refused": cmd.name, "author": cmd.author}
     _info(f"/{cmd.name} from {cmd.author} on #{number}")
     if cmd.name in ("remember", "dismiss"):  # the host applied it from the webhook
-        github.add_reaction(github.ReactionSubject.ISSUE_COMMENT if event.name == "issue_comment"
-                            else github.ReactionSubject.REVIEW_COMMENT, c["id"], "+1")  # fmt: skip
+        github.add_reaction(
+            github.ReactionSubject.ISSUE_COMMENT
+            if event.name == "issue_comment"
+            else github.ReactionSubject.REVIEW_COMMENT,
+            c["id"],
+            "+1",
+        )
         return {"command": cmd.name, "acknowledged": True}
     if cmd.name == "help":
         _reply(event.name, number, c, commands.HELP)

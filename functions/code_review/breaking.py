@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import griffe  # at import: a component has no files to import from at run time
+
 _DROP_SQL = re.compile(
     r"\bDROP\s+(TABLE|COLUMN|INDEX|VIEW|TYPE)\s+(?:IF\s+EXISTS\s+)?([\w.\"`\[\]]+)", re.I
 )
@@ -56,8 +58,6 @@ def python_changes(
 ) -> tuple[list[Breaking], str | None]:
     """Breaking changes of one Python file's public API, and why it could not
     be compared (a syntax error), if that is so. `old`/`new` None: absent."""
-    import griffe
-
     if old is None:
         return [], None  # a new file breaks nothing
     name = module_name(path)

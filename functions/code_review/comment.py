@@ -45,8 +45,14 @@ def _walkthrough(walk: dict) -> list[str]:
         groups["/".join(p.split("/")[:2]) if p.count("/") > 1 else p.split("/")[0]].append((p, c))
     out = []
     for name, members in sorted(groups.items()):
-        out += ["<details>", f"<summary><code>{cell(name)}</code>: {len(members)} files</summary>",
-                "", *table(members), "", "</details>"]  # fmt: skip
+        out += [
+            "<details>",
+            f"<summary><code>{cell(name)}</code>: {len(members)} files</summary>",
+            "",
+            *table(members),
+            "",
+            "</details>",
+        ]
     return out
 
 
@@ -56,8 +62,10 @@ def _risks(s: State, pr_url: str) -> list[str]:
     out = []
     for i, f in enumerate(sorted(s.findings, key=lambda f: (-f.rank, f.path)), 1):
         icon = ICONS.get(f.severity, "")
-        out.append(f"{i}. {icon} **{f.severity}** · {where(pr_url, f.path, f.start_line, f.end_line)}"
-                   f" · {f.rule}: **{cell(f.title)}**  ")  # fmt: skip
+        out.append(
+            f"{i}. {icon} **{f.severity}** · {where(pr_url, f.path, f.start_line, f.end_line)}"
+            f" · {f.rule}: **{cell(f.title)}**  "
+        )
         out.append(f"   {cell(f.why)}")
     return out
 
@@ -65,11 +73,16 @@ def _risks(s: State, pr_url: str) -> list[str]:
 def _breaking(s: State, pr_url: str) -> list[str]:
     if not s.breaking:
         return ["None found."]
-    rows = ["| What | Change | Where | Who is affected | Found by |", "| --- | --- | --- | --- | --- |"]
+    rows = [
+        "| What | Change | Where | Who is affected | Found by |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for c in sorted(s.breaking, key=lambda c: (c.source != "api", c.path, c.line or 0)):
-        rows.append(f"| `{cell(c.symbol)}` | {cell(c.detail)} | "
-                    f"{where(pr_url, c.path, c.line, None)} | {cell(c.who)} | "
-                    f"{SOURCES.get(c.source, c.source)} |")  # fmt: skip
+        rows.append(
+            f"| `{cell(c.symbol)}` | {cell(c.detail)} | "
+            f"{where(pr_url, c.path, c.line, None)} | {cell(c.who)} | "
+            f"{SOURCES.get(c.source, c.source)} |"
+        )
     return rows
 
 
@@ -110,11 +123,16 @@ def render(
         inc = ""
         if len(s.ranges) > 1:
             inc = f"; last push reviewed incrementally from `{s.ranges[-1][0][:7]}`"
-        out.append(f"<sub>Reviewed `{first[:7]}..{last[:7]}` ({s.commits} commits{inc})"
-                   f"{f' with {cell(s.model)}' if s.model else ''} · run `{run_id}` · "
-                   "`/help` for commands</sub>")  # fmt: skip
-    hidden = {"head": s.head_sha, "base": s.base_sha,
-              "findings": [f.fingerprint for f in s.findings]}  # fmt: skip
+        out.append(
+            f"<sub>Reviewed `{first[:7]}..{last[:7]}` ({s.commits} commit{"" if s.commits == 1 else "s"}{inc})"
+            f"{f' with {cell(s.model)}' if s.model else ''} · run `{run_id}` · "
+            "`/help` for commands</sub>"
+        )
+    hidden = {
+        "head": s.head_sha,
+        "base": s.base_sha,
+        "findings": [f.fingerprint for f in s.findings],
+    }
     out.append(f"<!-- flows:code-review:state {json.dumps(hidden)} -->")
     return "\n".join(out)
 

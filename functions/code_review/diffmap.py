@@ -15,8 +15,10 @@ def numbered(path: str, status: str, hunks: list[dict]) -> str:
     """One file's diff with head line numbers on the lines a finding may cite."""
     out = [f"diff --git a/{path} b/{path} ({status})"]
     for h in hunks:
-        out.append(f"@@ -{h['old_start']},{h['old_lines']} +{h['new_start']},{h['new_lines']} @@ "
-                   f"{h['section']}".rstrip())  # fmt: skip
+        out.append(
+            f"@@ -{h['old_start']},{h['old_lines']} +{h['new_start']},{h['new_lines']} @@ "
+            f"{h['section']}".rstrip()
+        )
         for kind, _old, new, text in h["lines"]:
             if kind == "removed":
                 out.append(f"{'':>6} -{text}")
@@ -41,8 +43,12 @@ def anchor(hunks: list[dict], start, end) -> tuple[int, int] | None:
 
 
 def code_at(hunks: list[dict], start: int, end: int) -> str:
-    return "\n".join(t for h in hunks for kind, _o, new, t in h["lines"]
-                     if kind != "removed" and new is not None and start <= new <= end)  # fmt: skip
+    return "\n".join(
+        t
+        for h in hunks
+        for kind, _o, new, t in h["lines"]
+        if kind != "removed" and new is not None and start <= new <= end
+    )
 
 
 def symbol_at(hunks: list[dict], line: int) -> str:

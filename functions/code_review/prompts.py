@@ -4,8 +4,17 @@ reply has a bounded length (llama.cpp's grammar honours both)."""
 
 import json
 
-RULES = ("bug", "security", "data-loss", "concurrency", "error-handling", "performance",
-         "resource-leak", "compatibility", "maintainability")  # fmt: skip
+RULES = (
+    "bug",
+    "security",
+    "data-loss",
+    "concurrency",
+    "error-handling",
+    "performance",
+    "resource-leak",
+    "compatibility",
+    "maintainability",
+)
 MAX_RISKS_PER_CALL = 5
 MAX_BREAKING_PER_CALL = 5
 
@@ -46,8 +55,10 @@ def system(kind: str, language: str, instructions: str, memory: list[tuple[str, 
     conventions = [t for k, t in memory if k == "convention"]
     history = [t for k, t in memory if k != "convention"]
     if conventions:
-        parts.append("The team's conventions (respect them; do not flag code that follows "
-                     "them):\n" + "\n".join(f"- {c}" for c in conventions))  # fmt: skip
+        parts.append(
+            "The team's conventions (respect them; do not flag code that follows "
+            "them):\n" + "\n".join(f"- {c}" for c in conventions)
+        )
     if history:
         parts.append("Recent history of these files:\n" + "\n".join(f"- {h}" for h in history))
     return "\n\n".join(parts)
@@ -62,32 +73,72 @@ def review_schema(paths: list[str], risks: bool, breaking: bool) -> str:
     line = {"type": "integer", "minimum": 1, "maximum": 10_000_000}
     props = {
         "summary": _text(700),
-        "files": {"type": "array", "maxItems": len(paths), "items": {
-            "type": "object", "additionalProperties": False, "required": ["path", "change"],
-            "properties": {"path": path, "change": _text(160)}}},
-    }  # fmt: skip
+        "files": {
+            "type": "array",
+            "maxItems": len(paths),
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["path", "change"],
+                "properties": {"path": path, "change": _text(160)},
+            },
+        },
+    }
     if risks:
-        props["risks"] = {"type": "array", "maxItems": MAX_RISKS_PER_CALL, "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["path", "start_line", "end_line", "severity", "rule", "title", "why"],
-            "properties": {"path": path, "start_line": line, "end_line": line,
-                           "severity": {"type": "string", "enum": ["low", "medium", "high",
-                                                                   "critical"]},
-                           "rule": {"type": "string", "enum": list(RULES)},
-                           "title": _text(100), "why": _text(300)}}}  # fmt: skip
+        props["risks"] = {
+            "type": "array",
+            "maxItems": MAX_RISKS_PER_CALL,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["path", "start_line", "end_line", "severity", "rule", "title", "why"],
+                "properties": {
+                    "path": path,
+                    "start_line": line,
+                    "end_line": line,
+                    "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
+                    "rule": {"type": "string", "enum": list(RULES)},
+                    "title": _text(100),
+                    "why": _text(300),
+                },
+            },
+        }
     if breaking:
-        props["breaking"] = {"type": "array", "maxItems": MAX_BREAKING_PER_CALL, "items": {
-            "type": "object", "additionalProperties": False,
-            "required": ["path", "line", "what", "change", "who"],
-            "properties": {"path": path, "line": line, "what": _text(80),
-                           "change": _text(160), "who": _text(160)}}}  # fmt: skip
-    return json.dumps({"type": "object", "additionalProperties": False,
-                       "required": list(props), "properties": props})  # fmt: skip
+        props["breaking"] = {
+            "type": "array",
+            "maxItems": MAX_BREAKING_PER_CALL,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["path", "line", "what", "change", "who"],
+                "properties": {
+                    "path": path,
+                    "line": line,
+                    "what": _text(80),
+                    "change": _text(160),
+                    "who": _text(160),
+                },
+            },
+        }
+    return json.dumps(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": list(props),
+            "properties": props,
+        }
+    )
 
 
 def summary_schema() -> str:
-    return json.dumps({"type": "object", "additionalProperties": False, "required": ["summary"],
-                       "properties": {"summary": _text(900)}})  # fmt: skip
+    return json.dumps(
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["summary"],
+            "properties": {"summary": _text(900)},
+        }
+    )
 
 
 def reply_tokens(window: int, paths: int) -> int:

@@ -12,8 +12,14 @@ from typing import Any
 # GitHub sends no `patch` for a file whose diff is this big
 MAX_PATCH_LINES = 20_000
 MAX_PATCH_BYTES = 1_000_000
-_STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied",
-           "T": "changed"}  # fmt: skip
+_STATUS = {
+    "A": "added",
+    "D": "removed",
+    "M": "modified",
+    "R": "renamed",
+    "C": "copied",
+    "T": "changed",
+}
 
 
 class GitError(RuntimeError):
@@ -30,8 +36,7 @@ class GitRepo:
         self.git("config", "commit.gpgsign", "false")
 
     def git(self, *args: str, data: bytes | None = None) -> str:
-        proc = subprocess.run(["git", "-C", str(self.path), *args], input=data,
-                              capture_output=True)  # fmt: skip
+        proc = subprocess.run(["git", "-C", str(self.path), *args], input=data, capture_output=True)
         if proc.returncode != 0:
             raise GitError(proc.stderr.decode("utf-8", "replace").strip())
         return proc.stdout.decode("utf-8", "replace")
@@ -59,8 +64,9 @@ class GitRepo:
         self.git("mv", old, new)
 
     def checkout(self, branch: str, create: bool = False, start: str | None = None) -> None:
-        self.git("checkout", "-q", *(["-b", branch] if create else [branch]),
-                 *([start] if start else []))  # fmt: skip
+        self.git(
+            "checkout", "-q", *(["-b", branch] if create else [branch]), *([start] if start else [])
+        )
 
     def sha(self, ref: str) -> str:
         return self.git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}").strip()
@@ -75,8 +81,9 @@ class GitRepo:
             return False
 
     def show(self, ref: str, path: str) -> bytes | None:
-        proc = subprocess.run(["git", "-C", str(self.path), "show", f"{ref}:{path}"],
-                              capture_output=True)  # fmt: skip
+        proc = subprocess.run(
+            ["git", "-C", str(self.path), "show", f"{ref}:{path}"], capture_output=True
+        )
         return proc.stdout if proc.returncode == 0 else None
 
     def merge_base(self, a: str, b: str) -> str | None:
@@ -95,13 +102,17 @@ class GitRepo:
             if not rec:
                 continue
             sha, parents, name, email, date, message = rec.split("\x1f")
-            found.append({
-                "sha": sha,
-                "commit": {"message": message.strip(),
-                           "author": {"name": name, "email": email, "date": date}},
-                "author": {"login": name.lower().replace(" ", ""), "type": "User"},
-                "parents": [{"sha": p} for p in parents.split()],
-            })  # fmt: skip
+            found.append(
+                {
+                    "sha": sha,
+                    "commit": {
+                        "message": message.strip(),
+                        "author": {"name": name, "email": email, "date": date},
+                    },
+                    "author": {"login": name.lower().replace(" ", ""), "type": "User"},
+                    "parents": [{"sha": p} for p in parents.split()],
+                }
+            )
         return found
 
     def files(self, base: str, head: str) -> list[dict[str, Any]]:
@@ -155,8 +166,15 @@ class GitRepo:
             return None
         ahead = int(self.git("rev-list", "--count", f"{base}..{head}").strip())
         behind = int(self.git("rev-list", "--count", f"{head}..{base}").strip())
-        status = ("identical" if not ahead and not behind else "ahead" if not behind
-                  else "behind" if not ahead else "diverged")  # fmt: skip
+        status = (
+            "identical"
+            if not ahead and not behind
+            else "ahead"
+            if not behind
+            else "behind"
+            if not ahead
+            else "diverged"
+        )
         return {
             "status": status,
             "ahead_by": ahead,

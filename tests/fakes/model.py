@@ -39,17 +39,32 @@ class ScriptedModel:
         body = json.loads(request.content)
         self.requests.append(body)
         if self.fail_with:
-            return httpx.Response(self.fail_with, json={"error": {"message": "overloaded",
-                                                                  "type": "server_error"}})  # fmt: skip
+            return httpx.Response(
+                self.fail_with, json={"error": {"message": "overloaded", "type": "server_error"}}
+            )
         text = self.answer(body)
         prompt = sum(len(m["content"]) for m in body["messages"]) // 4
-        return httpx.Response(200, json={
-            "id": "c", "object": "chat.completion", "created": 0, "model": "scripted-model",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": len(text) // 4,
-                      "total_tokens": prompt + len(text) // 4},
-        })  # fmt: skip
+        return httpx.Response(
+            200,
+            json={
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "scripted-model",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": text},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": len(text) // 4,
+                    "total_tokens": prompt + len(text) // 4,
+                },
+            },
+        )
 
     def answer(self, body: dict[str, Any]) -> str:
         fmt = body.get("response_format") or {}
@@ -61,8 +76,10 @@ class ScriptedModel:
         if "files" not in props:
             return json.dumps({"summary": self.summary})
         paths = props["files"]["items"]["properties"]["path"]["enum"]
-        out: dict[str, Any] = {"summary": self.summary,
-                               "files": [{"path": p, "change": f"Changes {p}."} for p in paths]}  # fmt: skip
+        out: dict[str, Any] = {
+            "summary": self.summary,
+            "files": [{"path": p, "change": f"Changes {p}."} for p in paths],
+        }
         blocks = {label: text for label, _tag, text in _BLOCK.findall(user)}
         if "risks" in props:
             out["risks"] = []
@@ -71,10 +88,17 @@ class ScriptedModel:
                     m = _ADDED.match(line)
                     for r in self.rules:
                         if m and re.search(r.pattern, m.group(2)):
-                            out["risks"].append({"path": path, "start_line": int(m.group(1)),
-                                                 "end_line": int(m.group(1)),
-                                                 "severity": r.severity, "rule": r.rule,
-                                                 "title": r.title, "why": r.why})  # fmt: skip
+                            out["risks"].append(
+                                {
+                                    "path": path,
+                                    "start_line": int(m.group(1)),
+                                    "end_line": int(m.group(1)),
+                                    "severity": r.severity,
+                                    "rule": r.rule,
+                                    "title": r.title,
+                                    "why": r.why,
+                                }
+                            )
             out["risks"] = out["risks"][: props["risks"]["maxItems"]]
         if "breaking" in props:
             out["breaking"] = [b for b in self.breaking if b["path"] in paths]

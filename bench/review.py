@@ -1,0 +1,134 @@
+"""Benchmark: the code-review flow from signed webhook to posted comment.
+
+The model is a zero-latency scripted one (an OpenAI-compatible answer made
+in-process, served by respx), so the figures are flows' own cost: ingress,
+queue, sandbox, GitHub calls to the fake GitHub over a real git repository,
+diff numbering, budgeting, griffe, rendering and memory. PRs of 1, 20 and
+200 files, and one of 10,000 changed lines. One JSON line per PR size.
+
+    python bench/review.py [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import respx  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from pydantic import SecretStr  # noqa: E402
+from sqlalchemy import select  # noqa: E402
+
+from flows.config import load_config  # noqa: E402
+from flows.db.migrate import upgrade  # noqa: E402
+from flows.db.models import Run  # noqa: E402
+from flows.server import create_app  # noqa: E402
+from flows.service import Service  # noqa: E402
+from tests.conftest import make_project  # noqa: E402
+from tests.crfixtures import CODE_REVIEW, SECRET, Deliver, ours, pr_payload  # noqa: E402
+from tests.fakes.git import GitRepo  # noqa: E402
+from tests.fakes.github import FakeGitHub  # noqa: E402
+from tests.fakes.model import Rule, ScriptedModel  # noqa: E402
+
+BASE = "https://llm.bench/v1"
+TOKEN = "ghs_bench_token_0123456789abcdef"
+CASES = [("1 file", 1, 40), ("20 files", 20, 40), ("200 files", 200, 10), ("10k lines", 50, 200)]
+
+
+def module(i: int, lines: int, edited: bool) -> str:
+    body = [f'"""Module {i}."""', "", ""]
+    for j in range(lines // 4):
+        arg = "value, scale=2" if edited and j % 3 == 0 else "value"
+        body += [f"def func_{j}({arg}):", f"    return value * {j + (1 if edited else 0)}", "", ""]
+    return "\n".join(body) + "\n"
+
+
+def make_repo(root: Path, files: int, lines: int) -> GitRepo:
+    git = GitRepo(root, "master")
+    git.commit("base", {f"src/pkg/m{i}.py": module(i, lines, False) for i in range(files)})
+    git.checkout("feature", create=True)
+    git.commit("change", {f"src/pkg/m{i}.py": module(i, lines, True) for i in range(files)})
+    return git
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    fake = FakeGitHub(token=TOKEN).start()
+    tmp = Path(tempfile.mkdtemp(prefix="flows-bench-review-"))
+    path = make_project(
+        tmp / "proj",
+        CODE_REVIEW,
+        f"""
+llm:
+  backend: openai
+  openai: {{base_url: "{BASE}", api_key: "sk-bench", model: scripted, context_window: 128000}}
+""",
+    )
+    cfg = load_config(path)
+    cfg.github.api_url, cfg.github.token = fake.url, SecretStr(TOKEN)
+    cfg.github.webhook_secret = SecretStr(SECRET)
+    cfg.github.request_interval_s = cfg.github.write_interval_s = 0
+    cfg.database.url = f"sqlite:///{tmp / 'flows.db'}"
+    svc = Service(cfg)
+    upgrade(svc.engine)
+    svc.host.memory = svc.memory
+    model = ScriptedModel(rules=[Rule(r"scale=2", severity="medium", rule="bug")])
+    number = 1000
+    with respx.mock(assert_all_called=False) as mock, TestClient(create_app(svc)) as client:
+        mock.post(f"{BASE}/chat/completions").mock(side_effect=model)
+        deliver = Deliver(client, svc)
+        svc.runtime.plan("code-review")  # build and load once, as `flows serve` does at start
+        for name, files, lines in CASES:
+            git = make_repo(tmp / f"repo-{files}-{lines}", files, lines)
+            walls, runs = [], []
+            for _ in range(args.repeat):
+                number += 1
+                model.requests.clear()
+                payload = pr_payload(number, git, fake)
+                start = time.perf_counter()
+                deliver("pull_request", payload)
+                walls.append((time.perf_counter() - start) * 1000)
+                assert len(ours(fake.repos["codertocat/hello-world"], number)) == 1
+                with svc.queue.session() as s:
+                    run = s.scalars(select(Run).order_by(Run.started_at.desc())).first()
+                    runs.append(json.loads(run.report))
+            report = runs[-1]
+            assert report["status"] == "ok", report["error"]
+            changed = sum(f["changes"] for f in fake.repos["codertocat/hello-world"].files[number])
+            print(
+                json.dumps(
+                    {
+                        "bench": "review",
+                        "pr": name,
+                        "files": files,
+                        "changed_lines": changed,
+                        "webhook_to_comment_ms_p50": round(statistics.median(walls), 1),
+                        "webhook_to_comment_ms_min": round(min(walls), 1),
+                        "run_ms_p50": round(statistics.median(r["duration_ms"] for r in runs), 1),
+                        "model_ms": report["llm"]["latency_ms"],
+                        "model_calls": report["llm"]["calls"],
+                        "prompt_tokens": report["llm"]["prompt_tokens"],
+                        "prompt_tokens_per_changed_line": round(
+                            report["llm"]["prompt_tokens"] / changed, 2
+                        ),
+                        "breaking_found": len(report["result"]["breaking"]),
+                        "github_writes": len(report["writes"]),
+                    }
+                ),
+                flush=True,
+            )
+    fake.stop()
+
+
+if __name__ == "__main__":
+    main()
