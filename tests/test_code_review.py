@@ -78,8 +78,9 @@ def project(tmp_path, fake: FakeGitHub):
 
 
 @pytest.fixture
-def service(tmp_path, fake):
+def service(tmp_path, fake, db_url):
     path, cfg = project(tmp_path, fake)
+    cfg.database.url = db_url
     svc = Service(cfg)
     upgrade(svc.engine)
     svc.host.memory = svc.memory
@@ -195,6 +196,18 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
     assert result["command"] == "review" and result["mode"] == "full"
     assert "src/shop/api.py" in "\n".join(user_texts(model))
     assert len(ours(repo, n)) == 1 and len(inline(repo, n)) == 2
+
+    # the dismissal holds across PRs of the repository: a new PR with that code
+    n2 = next(_numbers)
+    deliver("pull_request", pr_payload(n2, git, fake))
+    body = ours(repo, n2)[0]["body"]
+    assert "`src/shop/util.py` L2" not in body and "`src/shop/handlers.py` L7" in body
+
+    # a 👎 on an inline finding dismisses it too (read at the next review)
+    fake.react(repo, n2, inline(repo, n2)[0]["id"], "-1")
+    deliver("issue_comment", comment_payload(n2, "/review"))
+    body = ours(repo, n2)[0]["body"]
+    assert "No risks found in the reviewed changes." in body
 
 
 def test_commands_for_maintainers_and_polite_refusals(service, fake, model, tmp_path):

@@ -44,9 +44,14 @@ llm:
   llama: {{model_path: "{model}", n_ctx: 16384, n_gpu_layers: 0}}
 """
     config = make_project(tmp_path / "proj", CODE_REVIEW, SETTINGS + llm)
-    env = {**os.environ, "FLOWS_DATABASE_URL": f"sqlite:///{tmp_path / 'flows.db'}",
-           "GITHUB_API_URL": fake.url, "GITHUB_APP_ID": "4242",
-           "GITHUB_APP_PRIVATE_KEY_PATH": str(app_key[0]), "GITHUB_WEBHOOK_SECRET": SECRET}  # fmt: skip
+    env = {
+        **os.environ,
+        "FLOWS_DATABASE_URL": f"sqlite:///{tmp_path / 'flows.db'}",
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_APP_ID": "4242",
+        "GITHUB_APP_PRIVATE_KEY_PATH": str(app_key[0]),
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+    }
     server = Server(config, env).start()
     try:
         git = make_git(tmp_path / "repo")
@@ -58,8 +63,11 @@ llm:
         assert c["user"]["login"] == "flows-test[bot]"
         heads = re.findall(r"^### (.+)$", body, re.M)
         assert heads[0] == "Summary" and heads[-3:] == ["Risks", "Breaking changes", "Not reviewed"]
-        exact = [r.split(" | ")[:2] for r in body.splitlines()
-                 if r.startswith("| `") and r.endswith(("| API diff |", "| migration |"))]  # fmt: skip
+        exact = [
+            r.split(" | ")[:2]
+            for r in body.splitlines()
+            if r.startswith("| `") and r.endswith(("| API diff |", "| migration |"))
+        ]
         assert exact == [
             ["| `cancel_order`", "Public object was removed"],
             ["| `get_order`", "Parameter was removed: include_items"],

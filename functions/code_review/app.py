@@ -232,9 +232,14 @@ class Review:
             first = commits[0].parents if commits else []
             st.base_sha = first[0] if first else pr.base_sha
             st.ranges, st.commits, changed = [["", pr.head_sha]], len(commits), files
-            if self.mode == "summary":
+            if self.mode == "summary":  # the risk analysis stays where it was
                 st.findings, st.breaking = old.findings, old.breaking
-                st.ranges, st.commits = old.ranges or st.ranges, old.commits or st.commits
+                st.head_sha, st.ranges, st.commits = old.head_sha, old.ranges, old.commits
+                if not old.head_sha:
+                    st.notes.append(
+                        "Summary only (`/summary`): risks and breaking changes "
+                        "were not analysed; comment `/review` for them."
+                    )
         paths = {f.filename for f in changed}
         st.skipped = {p: w for p, w in st.skipped.items() if p in in_pr and p not in paths}
         st.walkthrough = {p: w for p, w in st.walkthrough.items() if p in in_pr}

@@ -120,11 +120,11 @@ def render(
         out += [f"- {cell(p)}" for p in problems] + ["", "</details>", ""]
     if s.ranges:
         first, last = s.ranges[0][0] or s.base_sha, s.ranges[-1][1]
-        inc = ""
+        inc, plural = "", "" if s.commits == 1 else "s"
         if len(s.ranges) > 1:
             inc = f"; last push reviewed incrementally from `{s.ranges[-1][0][:7]}`"
         out.append(
-            f"<sub>Reviewed `{first[:7]}..{last[:7]}` ({s.commits} commit{"" if s.commits == 1 else "s"}{inc})"
+            f"<sub>Reviewed `{first[:7]}..{last[:7]}` ({s.commits} commit{plural}{inc})"
             f"{f' with {cell(s.model)}' if s.model else ''} · run `{run_id}` · "
             "`/help` for commands</sub>"
         )
