@@ -23,6 +23,7 @@ from flows.service import Service
 from tests.conftest import TOKEN, make_project
 from tests.crfixtures import (
     API_BREAKING,
+    API_HEAD,
     CODE_REVIEW,
     HANDLERS,
     SCHEMA_BREAKING,
@@ -388,3 +389,60 @@ def test_awkward_prs_are_disclosed_not_crashed(service, fake, model, tmp_path):
     assert deliver.worker.process_one()
     assert last_report(svc)["result"] == {"skipped": f"#{n} is closed"}
     assert ours(repo, n) == []
+
+
+def test_force_push_means_a_full_review_and_model_text_is_made_safe(service, fake, model, tmp_path):
+    svc, deliver, _ = service
+    git = make_git(tmp_path / "repo")
+    n = next(_numbers)
+    payload = pr_payload(n, git, fake)
+    repo = fake.repos["codertocat/hello-world"]
+    deliver("pull_request", payload)
+    first = ours(repo, n)[0]
+    # the branch is rewritten: the reviewed commit is no longer an ancestor of the head
+    git.git("reset", "-q", "--hard", "master")
+    git.commit("Rewritten", {"src/shop/api.py": API_HEAD, "src/shop/new.py": "X = 1\n"})
+    model.summary = (
+        "Adds <img src=x onerror=alert(1)> for @octocat, see [docs](https://evil.test/a) and "
+        "https://docs.example.com/orders \x1b[31m"
+    )
+    deliver("pull_request", {**payload, "action": "synchronize"})
+    result = last_report(svc)["result"]
+    assert result["mode"] == "auto" and result["range"] == ["", git.sha("feature")]
+    (c,) = ours(repo, n)
+    assert c["id"] == first["id"]
+    assert "no longer part of this branch (force-push or rebase)" in c["body"]
+    assert "src/shop/handlers.py" not in c["body"]  # gone from the PR, gone from the review
+    summary = c["body"].split("### Summary")[1].split("###")[0]
+    assert "&lt;img src=x onerror=alert(1)>" in summary and "<img" not in summary
+    assert "@\u200boctocat" in summary and "\x1b" not in summary
+    assert "docs (`https://evil.test/a`)" in summary  # a link the diff did not contain
+    assert "https://docs.example.com/orders" in summary  # the PR description has this one
+
+
+def test_a_large_pr_is_packed_under_the_budget_and_says_what_it_left_out(
+    service, fake, model, tmp_path
+):
+    svc, deliver, _ = service
+    svc.cfg.llm.openai.context_window = 3000  # a small model: many chunks
+    git = GitRepo(tmp_path / "repo", "master")
+    git.commit("init", {"README.md": "x\n"})
+    git.checkout("big", create=True)
+    files = {f"src/m{i:02}.py": "".join(f"V_{j} = {j}\n" for j in range(60)) for i in range(60)}
+    files["tests/test_m.py"] = "def test():\n    assert True\n"
+    git.commit("big", files)
+    n = next(_numbers)
+    deliver("pull_request", pr_payload(n, git, fake, head="big"))
+    report = last_report(svc)
+    assert report["status"] == "ok", report["error"]
+    result = report["result"]
+    left = {p for p, why in result["not_reviewed"].items() if "over this review's budget" in why}
+    assert left and "tests/test_m.py" in left  # tests come after sources
+    assert result["model_calls"] == 8 + 1  # the budget's chunks, then one to combine
+    assert len(result["files_reviewed"]) + len(left) + sum(
+        "partly" in w for w in result["not_reviewed"].values()
+    ) == len(files)
+    combine = model.requests[-1]
+    assert "summaries" in combine["messages"][0]["content"]
+    body = ours(fake.repos["codertocat/hello-world"], n)[0]["body"]
+    assert "over this review's budget of 8 model calls" in body
