@@ -40,22 +40,24 @@ from tests.fakes.model import Rule, ScriptedModel  # noqa: E402
 
 BASE = "https://llm.bench/v1"
 TOKEN = "ghs_bench_token_0123456789abcdef"
-CASES = [("1 file", 1, 40), ("20 files", 20, 40), ("200 files", 200, 10), ("10k lines", 50, 200)]
+# (name, files, functions per file); every function's body changes, every
+# fifth gets a new required parameter (a breaking change griffe must find)
+CASES = [("1 file", 1, 20), ("20 files", 20, 20), ("200 files", 200, 5), ("10k lines", 50, 84)]
 
 
-def module(i: int, lines: int, edited: bool) -> str:
+def module(i: int, functions: int, edited: bool) -> str:
     body = [f'"""Module {i}."""', "", ""]
-    for j in range(lines // 4):
-        arg = "value, scale=2" if edited and j % 3 == 0 else "value"
-        body += [f"def func_{j}({arg}):", f"    return value * {j + (1 if edited else 0)}", "", ""]
+    for j in range(functions):
+        args = "value, scale" if edited and j % 5 == 0 else "value"
+        body += [f"def func_{j}({args}):", f"    return value * {j + (1 if edited else 0)}", "", ""]
     return "\n".join(body) + "\n"
 
 
-def make_repo(root: Path, files: int, lines: int) -> GitRepo:
+def make_repo(root: Path, files: int, functions: int) -> GitRepo:
     git = GitRepo(root, "master")
-    git.commit("base", {f"src/pkg/m{i}.py": module(i, lines, False) for i in range(files)})
+    git.commit("base", {f"src/pkg/m{i}.py": module(i, functions, False) for i in range(files)})
     git.checkout("feature", create=True)
-    git.commit("change", {f"src/pkg/m{i}.py": module(i, lines, True) for i in range(files)})
+    git.commit("change", {f"src/pkg/m{i}.py": module(i, functions, True) for i in range(files)})
     return git
 
 
@@ -82,14 +84,14 @@ llm:
     svc = Service(cfg)
     upgrade(svc.engine)
     svc.host.memory = svc.memory
-    model = ScriptedModel(rules=[Rule(r"scale=2", severity="medium", rule="bug")])
+    model = ScriptedModel(rules=[Rule(r"value, scale", severity="medium", rule="bug")])
     number = 1000
     with respx.mock(assert_all_called=False) as mock, TestClient(create_app(svc)) as client:
         mock.post(f"{BASE}/chat/completions").mock(side_effect=model)
         deliver = Deliver(client, svc)
         svc.runtime.plan("code-review")  # build and load once, as `flows serve` does at start
-        for name, files, lines in CASES:
-            git = make_repo(tmp / f"repo-{files}-{lines}", files, lines)
+        for name, files, functions in CASES:
+            git = make_repo(tmp / f"repo-{files}-{functions}", files, functions)
             walls, runs = [], []
             for _ in range(args.repeat):
                 number += 1

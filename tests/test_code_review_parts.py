@@ -3,6 +3,7 @@ commands, the comment's layout, and its state."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from pathlib import Path
@@ -185,3 +186,33 @@ def test_schemas_bound_every_string_and_list():
         "review", "Deutsch", "Be kind.", [("convention", "snake_case"), ("pr", "#3: touched a.py")]
     )
     assert "Write in Deutsch" in system and "- snake_case" in system and "#3: touched" in system
+
+
+def test_the_base_file_is_rebuilt_from_head_and_diff():
+    base = "a\nb\nc\nd\ne\nf\ng\nh\n"
+    head = "a\nB\nc\nd\ne\nf\nG\nG2\nh\n"
+    patch = "@@ -1,3 +1,3 @@\n a\n-b\n+B\n c\n@@ -6,3 +6,4 @@\n f\n-g\n+G\n+G2\n h"
+    assert diffmap.base_text(head, hunks(patch)) == base
+    removed = "@@ -1,2 +0,0 @@\n-x = 1\n-y = 2"
+    assert diffmap.base_text("", hunks(removed)) == "x = 1\ny = 2\n"
+    assert diffmap.base_text("other\ntext\n", hunks(patch)) is None  # not this head
+
+
+def test_a_huge_review_still_fits_one_comment_and_its_memory():
+    s = State(head_sha="h" * 40, base_sha="b" * 40, ranges=[["", "h" * 40]], summary="x" * 900,
+              walkthrough={f"src/m{i}.py": "c" * 160 for i in range(3000)},
+              skipped={f"vendor/v{i}.js": "ignored by the settings (`vendor/**`)"
+                       for i in range(3000)},
+              breaking=[Change(f"src/m{i % 50}.py", i, f"f{i}", "object-removed", "d" * 60,
+                               "w" * 60, "api") for i in range(5000)])  # fmt: skip
+    body = comment.render(s, "https://github.com/o/r/pull/1", ["summary", "walkthrough",
+                          "risks", "breaking", "not-reviewed"], [], "r")  # fmt: skip
+    assert len(body) < 60_000 and body.rstrip().endswith("-->")
+    assert "…and 2850 more files." in body and "…and 4960 more in" in body
+    assert "- …and 2950 more: ignored by the settings (`vendor/**`)" in body
+    core, maps = s.to_parts()
+    assert len(core) < 5000
+    for items in maps.values():
+        assert all(len(p) <= 48_000 for p in split_json(items, 48_000))
+    again = State.from_parts(core, {k: json.loads(json.dumps(v)) for k, v in maps.items()})
+    assert len(again.breaking) == 5000 and again.walkthrough == s.walkthrough

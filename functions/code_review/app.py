@@ -21,11 +21,11 @@ import render
 import settings as config
 import wit_world
 from componentize_py_types import Err
-from state import Change, Finding, State, split_json
+from state import PARTS, Change, Finding, State, split_json
 from wit_world.imports import github, llm, log, memory, types
 
 ACTIONS = {"opened", "reopened", "ready_for_review", "synchronize"}
-STATE_KEY, WALK_KEY, PAUSED_KEY, ASK_KEY = "review", "walkthrough.", "paused", "ask"
+STATE_KEY, PAUSED_KEY, ASK_KEY = "review", "paused", "ask"
 MAX_FINDINGS = 8  # shown in the comment, highest severity first
 MAX_CHUNKS = 8  # model calls over the diff per review
 MAX_API_FILES = 80  # Python files whose API is compared per review
@@ -82,6 +82,17 @@ def _who(b: breaking.Breaking, schema: bool = False) -> str:
     return f"callers and importers of `{module}.{b.symbol}`"
 
 
+def _schema_changes(changed: list) -> list[Change]:
+    """Dropped and renamed tables and columns in the migrations a PR adds to."""
+    out = []
+    for f in changed:
+        if f.patch and breaking.is_migration(f.filename):
+            for b in breaking.schema_changes(f.filename, diffmap.added_lines(_hunks(f.patch))):
+                who = _who(b, schema=True)
+                out.append(Change(b.path, b.line, b.symbol, b.kind, b.detail, who, "schema"))
+    return out
+
+
 def _marker(f: Finding) -> str:
     return f"<!-- flows:finding {f.fingerprint} -->"
 
@@ -116,25 +127,26 @@ def repo_settings(ctx: types.Context, branch: str) -> tuple[config.Settings, lis
 
 
 def load_state() -> State:
-    s = State.from_json(memory.get("pr", STATE_KEY))
-    for key in memory.list_keys("pr", WALK_KEY):
-        with contextlib.suppress(ValueError):
-            s.walkthrough.update(json.loads(memory.get("pr", key) or "{}"))
-    return s
+    maps = {}
+    for name in PARTS:
+        merged: dict = {}
+        for key in memory.list_keys("pr", f"{name}."):
+            with contextlib.suppress(ValueError):
+                merged.update(json.loads(memory.get("pr", key) or "{}"))
+        maps[name] = merged
+    return State.from_parts(memory.get("pr", STATE_KEY), maps)
 
 
 def save_state(s: State) -> None:
-    walk, s.walkthrough = s.walkthrough, {}
-    try:
-        memory.put("pr", STATE_KEY, s.to_json())
-    finally:
-        s.walkthrough = walk
-    parts = split_json(walk, VALUE_LIMIT)
-    for i, part in enumerate(parts):
-        memory.put("pr", f"{WALK_KEY}{i}", part)
-    for key in memory.list_keys("pr", WALK_KEY):
-        if int(key[len(WALK_KEY) :] or 0) >= len(parts):
-            memory.delete("pr", key)
+    core, maps = s.to_parts()
+    memory.put("pr", STATE_KEY, core)
+    for name, items in maps.items():
+        parts = split_json(items, VALUE_LIMIT)
+        for i, part in enumerate(parts):
+            memory.put("pr", f"{name}.{i}", part)
+        for key in memory.list_keys("pr", f"{name}."):
+            if int(key.rsplit(".", 1)[1]) >= len(parts):
+                memory.delete("pr", key)
 
 
 # -- the review -----------------------------------------------------------------------
@@ -247,23 +259,10 @@ class Review:
         hunks = {f.filename: _hunks(f.patch) for f in selected}
         if self.mode != "summary" and "breaking" in s.sections:
             st.breaking = [c for c in st.breaking if c.path in in_pr and c.path not in paths]
-            st.breaking += self._api_changes(changed, st, pr)
-            for f in changed:
-                if breaking.is_migration(f.filename) and f.filename in hunks:
-                    for b in breaking.schema_changes(
-                        f.filename, diffmap.added_lines(hunks[f.filename])
-                    ):
-                        st.breaking.append(
-                            Change(
-                                b.path,
-                                b.line,
-                                b.symbol,
-                                b.kind,
-                                b.detail,
-                                _who(b, schema=True),
-                                "schema",
-                            )
-                        )
+            whole = {f.filename: f.patch for f in files}  # each file's diff against the base
+            st.breaking += self._api_changes(changed, whole, st, pr) + _schema_changes(changed)
+        _info(f"{len(files)} files in the PR, {len(changed)} to review, {len(selected)} for "
+              f"the model; {len(st.breaking)} breaking changes")  # fmt: skip
         allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in selected]))
         found = self._ask_model(pr, selected, hunks, st, old, allowed) if selected else []
         if not selected and not st.summary:
@@ -364,7 +363,7 @@ class Review:
                 st.skipped[name] = "binary or empty file"
         return chosen
 
-    def _api_changes(self, changed: list, st: State, pr) -> list:
+    def _api_changes(self, changed: list, whole: dict, st: State, pr) -> list:
         """Python public-API changes from base to head, found by griffe."""
         out, compared = [], 0
         for f in changed:
@@ -377,8 +376,11 @@ class Review:
                 continue
             compared += 1
             try:
-                before = github.get_file(old_name, st.base_sha)
                 after = None if f.status == "removed" else github.get_file(name, pr.head_sha)
+                hunks = _hunks(whole[name]) if whole.get(name) else None
+                before = diffmap.base_text(after or "", hunks) if hunks else None
+                if before is None:  # no usable diff: ask GitHub for the base file
+                    before = github.get_file(old_name, st.base_sha)
             except Err as e:
                 st.skipped.setdefault(name, f"its API was not compared: {e.value}")
                 continue

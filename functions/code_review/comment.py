@@ -10,6 +10,9 @@ from state import SEVERITIES, State
 
 MARKER = "code-review"
 ICONS = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
+MAX_BREAKING_ROWS = 40  # caps that keep the comment under GitHub's 65536 characters
+MAX_WALKTHROUGH_ROWS = 150
+MAX_SKIPPED_ROWS = 50
 GROUP_OVER = 25  # files: above this, the walkthrough is grouped by folder
 SOURCES = {"api": "API diff", "schema": "migration", "model": "model"}
 
@@ -38,8 +41,12 @@ def _walkthrough(walk: dict) -> list[str]:
         return rows
 
     items = sorted(walk.items())
+    more = []
+    if len(items) > MAX_WALKTHROUGH_ROWS:
+        more = ["", f"…and {len(items) - MAX_WALKTHROUGH_ROWS} more files."]
+        items = items[:MAX_WALKTHROUGH_ROWS]
     if len(items) <= GROUP_OVER:
-        return table(items)
+        return table(items) + more
     groups = defaultdict(list)
     for p, c in items:
         groups["/".join(p.split("/")[:2]) if p.count("/") > 1 else p.split("/")[0]].append((p, c))
@@ -53,7 +60,7 @@ def _walkthrough(walk: dict) -> list[str]:
             "",
             "</details>",
         ]
-    return out
+    return out + more
 
 
 def _risks(s: State, pr_url: str) -> list[str]:
@@ -77,13 +84,29 @@ def _breaking(s: State, pr_url: str) -> list[str]:
         "| What | Change | Where | Who is affected | Found by |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for c in sorted(s.breaking, key=lambda c: (c.source != "api", c.path, c.line or 0)):
+    ordered = sorted(s.breaking, key=lambda c: (c.source != "api", c.path, c.line or 0))
+    for c in ordered[:MAX_BREAKING_ROWS]:
         rows.append(
             f"| `{cell(c.symbol)}` | {cell(c.detail)} | "
             f"{where(pr_url, c.path, c.line, None)} | {cell(c.who)} | "
             f"{SOURCES.get(c.source, c.source)} |"
         )
+    rest = ordered[MAX_BREAKING_ROWS:]
+    if rest:
+        paths = sorted({c.path for c in rest})
+        more = ", ".join(f"`{cell(p)}`" for p in paths[:20]) + (" …" if len(paths) > 20 else "")
+        rows += ["", f"…and {len(rest)} more in {more}"]
     return rows
+
+
+def _skipped(skipped: dict) -> list[str]:
+    items = sorted(skipped.items())
+    out = [f"- `{cell(p)}`: {cell(why)}" for p, why in items[:MAX_SKIPPED_ROWS]]
+    rest = defaultdict(int)
+    for _p, why in items[MAX_SKIPPED_ROWS:]:
+        rest[why] += 1
+    out += [f"- …and {n} more: {cell(why)}" for why, n in sorted(rest.items())]
+    return out
 
 
 def render(
@@ -109,7 +132,7 @@ def render(
     if "not-reviewed" in sections:
         out += ["### Not reviewed", ""]
         if s.skipped:
-            out += [f"- `{cell(p)}`: {cell(why)}" for p, why in sorted(s.skipped.items())]
+            out += _skipped(s.skipped)
         else:
             out.append("Every changed file was reviewed.")
         out.append("")

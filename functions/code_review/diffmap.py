@@ -88,3 +88,28 @@ def map_line(hunks: list[dict], line: int) -> int | None:
             return None
         shift += h["new_lines"] - h["old_lines"]
     return line + shift
+
+
+def base_text(head: str, hunks: list[dict]) -> str | None:
+    """The base version of a file, from its head version and the diff between
+    them (saves fetching it); None when they do not fit together."""
+    new = head.split("\n")
+    out: list[str] = []
+    at = 1  # the next head line
+    for h in hunks:
+        start = h["new_start"] if h["new_lines"] else h["new_start"] + 1
+        if start < at:
+            return None
+        out.extend(new[at - 1 : start - 1])
+        at = start
+        for kind, _o, n, text in h["lines"]:
+            if kind == "removed":
+                out.append(text)
+                continue
+            if n != at or at > len(new) or new[at - 1] != text:
+                return None
+            if kind == "context":
+                out.append(text)
+            at += 1
+    out.extend(new[at - 1 :])
+    return "\n".join(out)

@@ -6,6 +6,9 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 SEVERITIES = ("low", "medium", "high", "critical")
+PARTS = ("walkthrough", "skipped", "breaking")  # stored apart from the core, in parts
+MAX_RANGES = 20  # pushes remembered after the first review
+MAX_CHANGES_PER_FILE = 100
 
 
 @dataclass
@@ -57,7 +60,30 @@ class State:
     model: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    def to_parts(self) -> tuple[str, dict[str, dict]]:
+        """The state as a small core and its large mappings (walkthrough,
+        skipped, breaking by path), which memory stores in parts."""
+        data = asdict(self)
+        data["ranges"] = data["ranges"][:1] + data["ranges"][1:][-MAX_RANGES:]
+        by_path: dict[str, list] = {}
+        for c in data.pop("breaking"):
+            by_path.setdefault(c["path"], []).append(c)
+        maps = {
+            "walkthrough": data.pop("walkthrough"),
+            "skipped": data.pop("skipped"),
+            "breaking": {p: cs[:MAX_CHANGES_PER_FILE] for p, cs in by_path.items()},
+        }
+        return json.dumps(data, separators=(",", ":")), maps
+
+    @classmethod
+    def from_parts(cls, core: str | None, maps: dict[str, dict]) -> "State":
+        s = cls.from_json(core)
+        s.walkthrough.update(maps.get("walkthrough") or {})
+        s.skipped.update(maps.get("skipped") or {})
+        s.breaking += [Change(**c) for cs in (maps.get("breaking") or {}).values() for c in cs]
+        return s
 
     @classmethod
     def from_json(cls, text: str | None) -> "State":
@@ -75,16 +101,16 @@ class State:
 
 
 def split_json(items: dict, limit: int) -> list[str]:
-    """A large mapping as JSON texts of at most about `limit` characters each
-    (memory values have a size cap)."""
+    """A large mapping as JSON texts (ASCII, so characters are bytes) of at
+    most about `limit` characters each (memory values have a size cap)."""
     parts, cur, size = [], {}, 2
     for key, value in items.items():
-        n = len(json.dumps({key: value}, ensure_ascii=False))
+        n = len(json.dumps({key: value}))
         if cur and size + n > limit:
-            parts.append(json.dumps(cur, ensure_ascii=False))
+            parts.append(json.dumps(cur))
             cur, size = {}, 2
         cur[key] = value
         size += n
     if cur or not parts:
-        parts.append(json.dumps(cur, ensure_ascii=False))
+        parts.append(json.dumps(cur))
     return parts
