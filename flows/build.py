@@ -28,6 +28,8 @@ BUILD_FORMAT = "2"
 # The CPython inside componentize-py 0.25's runtime; bundled wheels must suit it.
 GUEST_PYTHON = "3.14"
 WIT_DIR = Path(__file__).parent / "wit"
+# pure-Python modules every guest may import (e.g. `import diff`)
+GUEST_LIB = Path(__file__).parent / "guest"
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", ".git"}
 _WORLD = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
 
@@ -108,7 +110,8 @@ def digest(src: ComponentSource) -> str:
     """Content hash of everything that determines the component's bytes."""
     h = hashlib.sha256()
     h.update(f"format={BUILD_FORMAT};componentize-py={tool_version()};".encode())
-    roots = [("src", src.path)] + [(f"wit{i}", d) for i, d in enumerate(src.wit_dirs())]
+    roots = [("src", src.path), ("lib", GUEST_LIB)]
+    roots += [(f"wit{i}", d) for i, d in enumerate(src.wit_dirs())]
     for label, root in roots:
         for f in _source_files(root):
             h.update(f"{label}:{f.relative_to(root).as_posix()}\0".encode())
@@ -212,7 +215,7 @@ def build_one(src: ComponentSource, force: bool = False) -> BuiltComponent:
         stage.mkdir()
         _stage_wit(src, stage)
         tmp_out = out.with_name(f".{dig}.{os.getpid()}.tmp")
-        python_paths = [src.path] + ([deps] if deps else [])
+        python_paths = [src.path, GUEST_LIB] + ([deps] if deps else [])
         cmd = [
             "componentize-py", "-d", str(stage), "-w", world, "componentize",
             *[a for p in python_paths for a in ("-p", str(p))],

@@ -9,28 +9,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "functions" / "code_review"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "flows" / "guest"))
 import commands
 import comment
 import diffmap
 import prompts
 from state import Change, Finding, State, split_json
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "integrations" / "github"))
-import diff
-
-
-def hunks(patch: str) -> list[dict]:
-    return [
-        {
-            "old_start": h.old_start,
-            "old_lines": h.old_lines,
-            "new_start": h.new_start,
-            "new_lines": h.new_lines,
-            "section": h.section,
-            "lines": [(ln.kind, ln.old, ln.new, ln.text) for ln in h.lines],
-        }
-        for h in diff.parse_patch(patch)
-    ]
+hunks = diffmap.parse
 
 
 PATCH = """@@ -1,4 +1,5 @@ class Shop:

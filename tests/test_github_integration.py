@@ -11,6 +11,7 @@ import pytest
 from flows.events import Event
 from tests.fakes.github import load_fixture
 
+sys.path.insert(0, str(Path(__file__).parent.parent / "flows" / "guest"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "integrations" / "github"))
 import diff
 import text

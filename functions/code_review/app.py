@@ -33,11 +33,6 @@ MAX_API_LINES = 20_000  # changed lines above which a file's API is not compared
 VALUE_LIMIT = 48_000  # characters per memory value
 TESTS = ("test/", "tests/", "testing/", "__tests__/", "spec/", "test_", "_test.", "conftest.py")
 DOCS = (".md", ".rst", ".txt", ".adoc")
-KINDS = {
-    github.LineKind.CONTEXT: "context",
-    github.LineKind.ADDED: "added",
-    github.LineKind.REMOVED: "removed",
-}
 
 
 def _info(message: str) -> None:
@@ -55,22 +50,14 @@ def _priority(f) -> tuple:
     return (kind, -(f.additions + f.deletions), p)
 
 
+_parsed: dict[str, list[dict]] = {}
+
+
 def _hunks(patch: str) -> list[dict]:
-    try:
-        hunks = github.parse_patch(patch)
-    except Err:
-        return []
-    return [
-        {
-            "old_start": h.old_start,
-            "old_lines": h.old_lines,
-            "new_start": h.new_start,
-            "new_lines": h.new_lines,
-            "section": h.section,
-            "lines": [(KINDS[ln.kind], ln.old_line, ln.new_line, ln.text) for ln in h.lines],
-        }
-        for h in hunks
-    ]
+    """A patch as hunks (flows/guest/diff.py, the github integration's parser)."""
+    if patch not in _parsed:
+        _parsed[patch] = diffmap.parse(patch)
+    return _parsed[patch]
 
 
 def _who(b: breaking.Breaking, schema: bool = False) -> str:

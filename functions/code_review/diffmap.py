@@ -7,8 +7,22 @@ section, lines = [(kind, old, new, text)], kind "context", "added" or
 import hashlib
 import re
 
+import diff  # flows/guest/diff.py
+
 _SPACE = re.compile(r"\s+")
 _DEF = re.compile(r"^\s*(?:async\s+)?(?:def|class|func|fn|function)\s+([A-Za-z_][\w]*)")
+
+
+def parse(patch: str) -> list[dict]:
+    """A patch as hunk dicts; an unparsable one as no hunks."""
+    try:
+        hunks = diff.parse_patch(patch)
+    except diff.PatchError:
+        return []
+    return [{"old_start": h.old_start, "old_lines": h.old_lines, "new_start": h.new_start,
+             "new_lines": h.new_lines, "section": h.section,
+             "lines": [(ln.kind, ln.old, ln.new, ln.text) for ln in h.lines]}
+            for h in hunks]  # fmt: skip
 
 
 def numbered(path: str, status: str, hunks: list[dict]) -> str:

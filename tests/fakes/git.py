@@ -29,6 +29,7 @@ class GitError(RuntimeError):
 class GitRepo:
     def __init__(self, path: Path, default_branch: str = "main") -> None:
         self.path = path
+        self._memo: dict[tuple, Any] = {}  # answers by commit SHAs, which never change
         path.mkdir(parents=True, exist_ok=True)
         self.git("init", "-q", "-b", default_branch)
         self.git("config", "user.name", "Octo Cat")
@@ -69,9 +70,22 @@ class GitRepo:
         )
 
     def sha(self, ref: str) -> str:
+        if len(ref) == 40 and all(c in "0123456789abcdef" for c in ref) and self._known(ref):
+            return ref
         return self.git("rev-parse", "--verify", "-q", f"{ref}^{{commit}}").strip()
 
     # -- reading, as GitHub answers -------------------------------------------
+
+    def _known(self, sha: str) -> bool:
+        if ("known", sha) not in self._memo:
+            proc = subprocess.run(
+                ["git", "-C", str(self.path), "cat-file", "-e", sha + "^{commit}"],
+                capture_output=True,
+            )
+            if proc.returncode != 0:
+                return False
+            self._memo[("known", sha)] = True
+        return True
 
     def exists(self, ref: str) -> bool:
         try:
@@ -81,6 +95,14 @@ class GitRepo:
             return False
 
     def show(self, ref: str, path: str) -> bytes | None:
+        if not self.exists(ref):
+            return None
+        key = ("show", self.sha(ref), path)
+        if key not in self._memo:
+            self._memo[key] = self._show(key[1], path)
+        return self._memo[key]
+
+    def _show(self, ref: str, path: str) -> bytes | None:
         proc = subprocess.run(
             ["git", "-C", str(self.path), "show", f"{ref}:{path}"], capture_output=True
         )
@@ -94,6 +116,9 @@ class GitRepo:
 
     def commits(self, base: str, head: str) -> list[dict[str, Any]]:
         """Commits reachable from head but not base, oldest first, as GitHub lists them."""
+        return self._once("commits", self._commits, base, head)
+
+    def _commits(self, base: str, head: str) -> list[dict[str, Any]]:
         fmt = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%B%x1e"
         out = self.git("log", "--reverse", f"--format={fmt}", f"{base}..{head}")
         found = []
@@ -115,8 +140,17 @@ class GitRepo:
             )
         return found
 
+    def _once(self, kind: str, fn, *refs: str):
+        key = (kind, *(self.sha(r) for r in refs))
+        if key not in self._memo:
+            self._memo[key] = fn(*key[1:])
+        return self._memo[key]
+
     def files(self, base: str, head: str) -> list[dict[str, Any]]:
         """The changed files from base to head, with GitHub's fields."""
+        return self._once("files", self._files, base, head)
+
+    def _files(self, base: str, head: str) -> list[dict[str, Any]]:
         numstat = {}
         raw = self.git("diff", "--numstat", "-M", base, head)
         for line in raw.splitlines():
