@@ -6,7 +6,7 @@ queue, sandbox, GitHub calls to the fake GitHub over a real git repository,
 diff numbering, budgeting, griffe, rendering and memory. PRs of 1, 20 and
 200 files, and one of 10,000 changed lines. One JSON line per PR size.
 
-    python bench/review.py [--repeat 3]
+    python bench/review.py [--repeat 3] [--context-window 128000]
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ BASE = "https://llm.bench/v1"
 TOKEN = "ghs_bench_token_0123456789abcdef"
 # (name, files, functions per file); every function's body changes, every
 # fifth gets a new required parameter (a breaking change griffe must find)
-CASES = [("1 file", 1, 20), ("20 files", 20, 20), ("200 files", 200, 5), ("10k lines", 50, 84)]
+CASES = [("1 file", 1, 20), ("20 files", 20, 20), ("200 files", 200, 5), ("10k lines", 50, 96)]
 
 
 def module(i: int, functions: int, edited: bool) -> str:
@@ -64,6 +64,7 @@ def make_repo(root: Path, files: int, functions: int) -> GitRepo:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--context-window", type=int, default=128000, help="the model's, in tokens")
     args = ap.parse_args()
     fake = FakeGitHub(token=TOKEN).start()
     tmp = Path(tempfile.mkdtemp(prefix="flows-bench-review-"))
@@ -73,7 +74,8 @@ def main() -> None:
         f"""
 llm:
   backend: openai
-  openai: {{base_url: "{BASE}", api_key: "sk-bench", model: scripted, context_window: 128000}}
+  openai: {{base_url: "{BASE}", api_key: "sk-bench", model: scripted,
+           context_window: {args.context_window}}}
 """,
     )
     cfg = load_config(path)
@@ -111,6 +113,7 @@ llm:
                 json.dumps(
                     {
                         "bench": "review",
+                        "context_window": args.context_window,
                         "pr": name,
                         "files": files,
                         "changed_lines": changed,

@@ -358,8 +358,12 @@ class Review:
             old_name = f.previous_filename or name
             if not old_name.endswith(".py") or is_test(name) or f.status == "added":
                 continue
-            if compared >= MAX_API_FILES or f.additions + f.deletions > MAX_API_LINES:
-                st.skipped.setdefault(name, "reviewed, but its API was not compared (too large)")
+            if compared >= MAX_API_FILES:
+                why = f"its API was not compared (over {MAX_API_FILES} Python files)"
+                st.skipped.setdefault(name, why)
+                continue
+            if f.additions + f.deletions > MAX_API_LINES:
+                st.skipped.setdefault(name, "its API was not compared (the diff is too large)")
                 continue
             compared += 1
             try:
