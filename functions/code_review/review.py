@@ -1,0 +1,560 @@
+"""One review of a pull request: what changed since the last one, the
+deterministic breaking changes, the model's summary, walkthrough and risks,
+the findings maintainers have not dismissed, inline comments, and the one
+comment that shows it all. State between pushes lives in the PR's memory."""
+
+import contextlib
+import fnmatch
+import json
+
+import breaking
+import comment
+import diffmap
+import prompts
+import render
+import settings as config
+from componentize_py_types import Err
+from state import PARTS, Change, Finding, State, split_json
+from wit_world.imports import github, llm, log, memory, types
+
+STATE_KEY, PAUSED_KEY, ASK_KEY = "review", "paused", "ask"
+MAX_FINDINGS = 8  # shown in the comment, highest severity first
+MAX_CHUNKS = 8  # model calls over the diff per review
+MAX_API_FILES = 80  # Python files whose API is compared per review
+MAX_API_LINES = 20_000  # changed lines above which a file's API is not compared
+VALUE_LIMIT = 48_000  # characters per memory value
+TESTS = ("test/", "tests/", "testing/", "__tests__/", "spec/", "test_", "_test.", "conftest.py")
+DOCS = (".md", ".rst", ".txt", ".adoc")
+
+
+def _info(message: str) -> None:
+    log.log(log.Level.INFO, message)
+
+
+def is_test(path: str) -> bool:
+    p = path.lower()
+    return any(("/" + t) in ("/" + p) for t in TESTS)
+
+
+def priority(f) -> tuple:
+    p = f.filename.lower()
+    kind = 1 if is_test(p) else 2 if p.endswith(DOCS) or p.startswith("docs/") else 0
+    return (kind, -(f.additions + f.deletions), p)
+
+
+_parsed: dict[str, list[dict]] = {}
+
+
+def hunks_of(patch: str) -> list[dict]:
+    """A patch as hunks (flows/guest/diff.py, the github integration's parser)."""
+    if patch not in _parsed:
+        _parsed[patch] = diffmap.parse(patch)
+    return _parsed[patch]
+
+
+def _who(b: breaking.Breaking, schema: bool = False) -> str:
+    if schema:
+        return f"queries and code that use `{b.symbol}`, and the data stored in it"
+    module = breaking.module_name(b.path)
+    if b.kind == "module-removed":
+        return f"code that imports `{module}`"
+    return f"callers and importers of `{module}.{b.symbol}`"
+
+
+def _schema_changes(changed: list) -> list[Change]:
+    """Dropped and renamed tables and columns in the migrations a PR adds to."""
+    out = []
+    for f in changed:
+        if f.patch and breaking.is_migration(f.filename):
+            for b in breaking.schema_changes(f.filename, diffmap.added_lines(hunks_of(f.patch))):
+                who = _who(b, schema=True)
+                out.append(Change(b.path, b.line, b.symbol, b.kind, b.detail, who, "schema"))
+    return out
+
+
+def _marker(f: Finding) -> str:
+    return f"<!-- flows:finding {f.fingerprint} -->"
+
+
+def _inline_body(f: Finding) -> str:
+    return (
+        f"{comment.ICONS.get(f.severity, '')} **{f.severity}** · {f.rule}: **{f.title}**\n\n"
+        f"{f.why}\n\n<sub>Reply `/dismiss [reason]` if this is wrong; a 👍 or 👎 on this "
+        f"comment tells flows whether it helped.</sub>\n{_marker(f)}"
+    )
+
+
+def _mem_finding(f: Finding) -> memory.Finding:
+    return memory.Finding(
+        f.fingerprint, f.rule, f.path, f.symbol, f.title, f.severity, f.comment_id
+    )
+
+
+def repo_settings(ctx: types.Context, branch: str) -> tuple[config.Settings, list[str]]:
+    """The flow's settings under .github/flows.yaml of the default branch."""
+    flow, problems = json.loads(ctx.settings or "{}"), []
+    try:
+        text = github.get_file(config.PATH, branch)
+    except Err as e:
+        text = None
+        problems.append(f"{config.PATH}: cannot read it ({e.value}); using defaults")
+    s, found = config.load(text, flow)
+    return s, problems + found
+
+
+# -- state in the PR's memory ---------------------------------------------------------
+
+
+def load_state() -> State:
+    maps = {}
+    for name in PARTS:
+        merged: dict = {}
+        for key in memory.list_keys("pr", f"{name}."):
+            with contextlib.suppress(ValueError):
+                merged.update(json.loads(memory.get("pr", key) or "{}"))
+        maps[name] = merged
+    return State.from_parts(memory.get("pr", STATE_KEY), maps)
+
+
+def save_state(s: State) -> None:
+    core, maps = s.to_parts()
+    memory.put("pr", STATE_KEY, core)
+    for name, items in maps.items():
+        parts = split_json(items, VALUE_LIMIT)
+        for i, part in enumerate(parts):
+            memory.put("pr", f"{name}.{i}", part)
+        for key in memory.list_keys("pr", f"{name}."):
+            if int(key.rsplit(".", 1)[1]) >= len(parts):
+                memory.delete("pr", key)
+
+
+# -- the review -----------------------------------------------------------------------
+
+
+class Review:
+    def __init__(self, payload: dict, number: int, ctx: types.Context, mode: str, action: str):
+        self.payload, self.number, self.ctx = payload, number, ctx
+        self.mode = mode  # auto (a pull_request event), full (/review) or summary (/summary)
+        self.action = action
+        self.settings, self.problems = config.Settings(), []
+        self.usage = [0, 0]
+        self.calls = 0
+        self.model = ""
+
+    def run(self) -> dict:
+        n = self.number
+        pr = github.get_pull_request(n)
+        old = load_state()
+        if pr.state != "open":
+            return self._closed(pr, old)
+        repo = self.payload.get("repository") or {}
+        self._load_settings(str(repo.get("default_branch") or pr.base_ref))
+        s = self.settings
+        if self.mode == "auto":
+            if pr.draft and not s.review_drafts:
+                return {"skipped": f"#{n} is a draft (set review_drafts: true to review drafts)"}
+            if pr.author_type == "Bot" and not s.review_bots:
+                return {"skipped": f"#{n} is by a bot ({pr.author}); set review_bots: true"}
+            if memory.get("pr", PAUSED_KEY):
+                return {"skipped": f"automatic reviews are paused on #{n} (/resume)"}
+            if old.head_sha == pr.head_sha:
+                return {"skipped": f"#{n} was already reviewed at {pr.head_sha[:7]}"}
+        if not old.head_sha:
+            github.upsert_comment(
+                n,
+                comment.MARKER,
+                f"## flows review\n\n⏳ Reviewing "
+                f"`{pr.head_sha[:7]}`; this comment will show the review.",
+            )
+        try:
+            return self._review(pr, old)
+        except Exception as e:  # a clear note in the comment, then the run fails
+            why = e.value if isinstance(e, Err) else f"{type(e).__name__}: {e}"
+            self._failed(pr, old, str(why))
+            raise Err(f"the review of #{n} failed: {why}") from None
+
+    def _load_settings(self, branch: str) -> None:
+        self.settings, self.problems = repo_settings(self.ctx, branch)
+
+    def _closed(self, pr, old: State) -> dict:
+        if old.head_sha and old.head_sha != pr.head_sha:
+            note = (
+                f"This pull request was {pr.state} before `{pr.head_sha[:7]}` was "
+                "reviewed; the review below is of the earlier commits."
+            )
+            body = comment.render(
+                old, pr.html_url, self.settings.sections, [], self.ctx.run_id, banner=f"> {note}"
+            )
+            github.upsert_comment(self.number, comment.MARKER, body)
+        return {"skipped": f"#{self.number} is {pr.state}"}
+
+    def _failed(self, pr, old: State, why: str) -> None:
+        banner = (
+            f"> ⚠️ The review of `{pr.head_sha[:7]}` could not finish: "
+            f"{comment.cell(why)[:400]} (run `{self.ctx.run_id}`). Comment `/review` "
+            "to try again."
+        )
+        if old.head_sha:
+            body = comment.render(
+                old,
+                pr.html_url,
+                self.settings.sections,
+                self.problems,
+                self.ctx.run_id,
+                banner=banner,
+            )
+        else:
+            body = f"## flows review\n\n{banner}"
+        try:
+            github.upsert_comment(self.number, comment.MARKER, body)
+        except Err as e:
+            log.log(log.Level.ERROR, f"could not say so in the comment either: {e.value}")
+
+    def _review(self, pr, old: State) -> dict:
+        n, s = self.number, self.settings
+        files = github.list_files(n)
+        in_pr = {f.filename for f in files}
+        st = State(head_sha=pr.head_sha, model=old.model)
+        changed = None
+        if self.mode == "auto" and old.head_sha:
+            changed = self._since(pr, old, st, in_pr)
+        if changed is None:  # a full review
+            commits = github.list_commits(n)
+            first = commits[0].parents if commits else []
+            st.base_sha = first[0] if first else pr.base_sha
+            st.ranges, st.commits, changed = [["", pr.head_sha]], len(commits), files
+            if self.mode == "summary":  # the risk analysis stays where it was
+                st.findings, st.breaking = old.findings, old.breaking
+                st.head_sha, st.ranges, st.commits = old.head_sha, old.ranges, old.commits
+                if not old.head_sha:
+                    st.notes.append(
+                        "Summary only (`/summary`): risks and breaking changes "
+                        "were not analysed; comment `/review` for them."
+                    )
+        paths = {f.filename for f in changed}
+        st.skipped = {p: w for p, w in st.skipped.items() if p in in_pr and p not in paths}
+        st.walkthrough = {p: w for p, w in st.walkthrough.items() if p in in_pr}
+        selected = self._select(changed, st)
+        hunks = {f.filename: hunks_of(f.patch) for f in selected}
+        if self.mode != "summary" and "breaking" in s.sections:
+            st.breaking = [c for c in st.breaking if c.path in in_pr and c.path not in paths]
+            whole = {f.filename: f.patch for f in files}  # each file's diff against the base
+            st.breaking += self._api_changes(changed, whole, st, pr) + _schema_changes(changed)
+        _info(f"{len(files)} files in the PR, {len(changed)} to review, {len(selected)} for "
+              f"the model; {len(st.breaking)} breaking changes")  # fmt: skip
+        allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in selected]))
+        found = self._ask_model(pr, selected, hunks, st, old, allowed) if selected else []
+        if not selected and not st.summary:
+            st.summary = (
+                "This pull request changes no files."
+                if not files
+                else "Nothing here for the model to read: every changed file is ignored, "
+                "binary or too large (see below)."
+            )
+        posted = {}
+        if self.mode != "summary":
+            posted = self._feedback()
+            st.findings = self._keep(st.findings + found, posted, st)
+            self._inline(pr, st.findings, posted)
+            for f in st.findings:
+                f.comment_id = posted.get(f.fingerprint, f.comment_id)
+            memory.record_findings([_mem_finding(f) for f in st.findings])
+        body = comment.render(st, pr.html_url, s.sections, self.problems, self.ctx.run_id)
+        made = github.upsert_comment(n, comment.MARKER, body)
+        save_state(st)
+        if st.summary:
+            memory.note_pull_request(st.summary[:2000], sorted(in_pr)[:200])
+        return {
+            "pull_request": n,
+            "mode": self.mode if len(st.ranges) < 2 or self.mode != "auto" else "incremental",
+            "range": st.ranges[-1] if st.ranges else [],
+            "comment": {"id": made.id, "action": made.action},
+            "files_reviewed": sorted(f.filename for f in selected if f.filename not in st.skipped),
+            "not_reviewed": st.skipped,
+            "findings": [f.fingerprint for f in st.findings],
+            "breaking": [f"{c.path}:{c.symbol}:{c.kind}" for c in st.breaking],
+            "model_calls": self.calls,
+            "tokens": {"prompt": self.usage[0], "completion": self.usage[1]},
+        }
+
+    def _since(self, pr, old: State, st: State, in_pr: set) -> list | None:
+        """The files changed since the last reviewed commit, with the earlier
+        review carried over; None when a full review is needed (force-push)."""
+        try:
+            cmp = github.compare(old.head_sha, pr.head_sha)
+        except Err as e:
+            cmp = None
+            log.log(log.Level.WARN, f"compare from {old.head_sha[:7]} failed: {e.value}")
+        if cmp is None or cmp.status != "ahead":
+            st.notes.append(
+                f"The earlier reviewed commit `{old.head_sha[:7]}` is no longer part "
+                "of this branch (force-push or rebase), so the whole pull request "
+                "was reviewed again."
+            )
+            return None
+        changed = [f for f in cmp.files if f.filename in in_pr]
+        st.base_sha, st.summary, st.model = old.base_sha, old.summary, old.model
+        st.ranges = [*old.ranges, [old.head_sha, pr.head_sha]]
+        st.commits = old.commits + len(cmp.commits)
+        st.walkthrough, st.skipped, st.breaking = (
+            dict(old.walkthrough),
+            dict(old.skipped),
+            list(old.breaking),
+        )
+        moved = {f.previous_filename: f for f in changed if f.previous_filename}
+        now = {f.filename: f for f in changed}
+        for f in old.findings:
+            g = now.get(f.path) or moved.get(f.path)
+            if g is None:
+                st.findings.append(f)
+                continue
+            h = hunks_of(g.patch) if g.patch else None
+            start = diffmap.map_line(h, f.start_line) if h and f.start_line else None
+            end = diffmap.map_line(h, f.end_line) if h and f.end_line else None
+            if start is not None and end is not None and g.status != "removed":
+                f.path, f.start_line, f.end_line = g.filename, start, end
+                st.findings.append(f)
+        _info(f"incremental review of {len(cmp.commits)} new commits, {len(changed)} files")
+        return changed
+
+    def _select(self, changed: list, st: State) -> list:
+        """The files the model reads; every other one is disclosed with why."""
+        s, chosen = self.settings, []
+        for f in sorted(changed, key=priority):
+            name, lines = f.filename, f.additions + f.deletions
+            glob = next((g for g in s.ignore if fnmatch.fnmatch(name, g)), None)
+            if glob:
+                st.skipped[name] = f"ignored by the settings (`{glob}`)"
+            elif f.patch:
+                if len(chosen) < s.max_files:
+                    chosen.append(f)
+                else:
+                    st.skipped[name] = f"over the max_files setting ({s.max_files})"
+            elif f.status == "renamed" and not lines:
+                st.walkthrough[name] = f"Renamed from `{f.previous_filename}`, unchanged."
+            elif lines:
+                st.skipped[name] = (
+                    f"its diff ({lines} changed lines) is too large for GitHub to send"
+                )
+            elif f.status == "removed":
+                st.walkthrough[name] = "Removed (it was empty or binary)."
+            else:
+                st.skipped[name] = "binary or empty file"
+        return chosen
+
+    def _api_changes(self, changed: list, whole: dict, st: State, pr) -> list:
+        """Python public-API changes from base to head, found by griffe."""
+        out, compared = [], 0
+        for f in changed:
+            name = f.filename
+            old_name = f.previous_filename or name
+            if not old_name.endswith(".py") or is_test(name) or f.status == "added":
+                continue
+            if compared >= MAX_API_FILES:
+                why = f"its API was not compared (over {MAX_API_FILES} Python files)"
+                st.skipped.setdefault(name, why)
+                continue
+            if f.additions + f.deletions > MAX_API_LINES:
+                st.skipped.setdefault(name, "its API was not compared (the diff is too large)")
+                continue
+            compared += 1
+            try:
+                after = None if f.status == "removed" else github.get_file(name, pr.head_sha)
+                hunks = hunks_of(whole[name]) if whole.get(name) else None
+                before = diffmap.base_text(after or "", hunks) if hunks else None
+                if before is None:  # no usable diff: ask GitHub for the base file
+                    before = github.get_file(old_name, st.base_sha)
+            except Err as e:
+                st.skipped.setdefault(name, f"its API was not compared: {e.value}")
+                continue
+            if f.previous_filename and before is not None and name.endswith(".py"):
+                was, now = breaking.module_name(old_name), breaking.module_name(name)
+                if was != now:
+                    out.append(
+                        Change(
+                            name,
+                            None,
+                            was,
+                            "module-moved",
+                            f"module {was} is now {now}",
+                            f"code that imports `{was}`",
+                            "api",
+                        )
+                    )
+                    continue
+            found, problem = breaking.python_changes(name, before, after)
+            if problem:
+                st.skipped.setdefault(name, problem)
+            for b in found:  # a removed object's line is in the base file: link the file
+                line = None if b.kind.endswith("removed") and "parameter" not in b.kind else b.line
+                out.append(Change(b.path, line, b.symbol, b.kind, b.detail, _who(b), "api"))
+        return out
+
+    # -- the model ----------------------------------------------------------------------
+
+    def _chat(self, system: str, user: str, schema: str, max_tokens: int) -> dict:
+        opts = llm.Options(max_tokens=max_tokens, temperature=None)
+        msgs = [llm.Message("system", system), llm.Message("user", user)]
+        reply = llm.chat_json(msgs, schema, opts)
+        self.calls += 1
+        self.usage[0] += reply.usage.prompt_tokens
+        self.usage[1] += reply.usage.completion_tokens
+        self.model = reply.model
+        return json.loads(reply.text)
+
+    def _ask_model(self, pr, selected, hunks, st: State, old: State, allowed) -> list:
+        s = self.settings
+        kind = "summary" if self.mode == "summary" else "review"
+        risks, model_breaking = "risks" in s.sections, "breaking" in s.sections
+        query = f"{pr.title}\n{pr.body[:500]}"
+        paths = [f.filename for f in selected]
+        recalled = memory.recall(query, paths[:100], 12)
+        mem = [
+            (r.kind, r.text if r.kind == "convention" else f"#{r.ref}: {r.text}") for r in recalled
+        ]
+        system = prompts.system(kind, s.language, s.instructions, mem)
+        desc = llm.as_data("pull request", f"{pr.title}\n\n{pr.body[:4000]}")
+        docs = [
+            llm.Document(f.filename, diffmap.numbered(f.filename, f.status, hunks[f.filename]))
+            for f in selected
+        ]
+        window = llm.context_window()
+        max_tokens = prompts.reply_tokens(window, min(len(docs), 40))
+        opts = llm.Options(max_tokens=max_tokens, temperature=None)
+        packing = llm.pack(f"{system}\n\n{desc}", docs, MAX_CHUNKS, opts)
+        for p in packing.partial:
+            st.skipped[p] = "partly reviewed: its diff was cut to fit the model's context"
+        for p in packing.left_out:
+            st.skipped[p] = f"not reviewed: over this review's budget of {MAX_CHUNKS} model calls"
+        summaries, found = [], []
+        self.model = st.model
+        for chunk in packing.chunks:
+            in_chunk = sorted({d.id for d in chunk})
+            schema = prompts.review_schema(
+                in_chunk, kind == "review" and risks, kind == "review" and model_breaking
+            )
+            user = "\n\n".join([desc] + [llm.as_data(d.id, d.text) for d in chunk])
+            data = self._chat(system, user, schema, max_tokens)
+            summaries.append(render.safe_markdown(data["summary"], allowed))
+            for item in data["files"]:
+                st.walkthrough[item["path"]] = render.safe_markdown(item["change"], allowed)
+            for r in data.get("risks", []):
+                f = self._finding(r, hunks, allowed)
+                if f is not None:
+                    found.append(f)
+            for b in data.get("breaking", []):
+                if not any(c.path == b["path"] and c.symbol == b["what"] for c in st.breaking):
+                    st.breaking.append(
+                        Change(
+                            b["path"],
+                            b["line"],
+                            b["what"],
+                            "model",
+                            render.safe_markdown(b["change"], allowed),
+                            render.safe_markdown(b["who"], allowed),
+                            "model",
+                        )
+                    )
+        st.model = self.model
+        st.summary = self._combine(summaries, old.summary if len(st.ranges) > 1 else "", allowed)
+        return found
+
+    def _combine(self, summaries: list, before: str, allowed) -> str:
+        """One summary from the per-chunk ones (and the one before this push)."""
+        parts = ([("summary before the latest push", before)] if before else []) + [
+            (f"part {i + 1}", t) for i, t in enumerate(summaries)
+        ]
+        if len(parts) <= 1:
+            return parts[0][1] if parts else ""
+        system = prompts.system("combine", self.settings.language, "", [])
+        user = "\n\n".join(llm.as_data(label, text) for label, text in parts)
+        data = self._chat(system, user, prompts.summary_schema(), 600)
+        return render.safe_markdown(data["summary"], allowed)
+
+    def _finding(self, r: dict, hunks: dict, allowed) -> Finding | None:
+        h = hunks.get(r["path"])
+        span = diffmap.anchor(h, r["start_line"], r["end_line"]) if h else None
+        if span is None:
+            _info(
+                f"dropped a finding on {r['path']} lines {r['start_line']}-{r['end_line']}: "
+                "not lines of the diff"
+            )
+            return None
+        symbol = diffmap.symbol_at(h, span[0])
+        fp = diffmap.fingerprint(r["rule"], r["path"], symbol, diffmap.code_at(h, *span))
+        return Finding(
+            fp,
+            r["rule"],
+            r["path"],
+            symbol,
+            render.safe_markdown(r["title"], allowed),
+            render.safe_markdown(r["why"], allowed),
+            r["severity"],
+            *span,
+        )
+
+    # -- findings, feedback and inline comments --------------------------------------------
+
+    def _feedback(self) -> dict:
+        """This flow's inline comments by fingerprint; 👍/👎 on them recorded."""
+        posted = {}
+        for c in github.list_review_comments(self.number):
+            if c.in_reply_to is not None or "<!-- flows:finding " not in c.body:
+                continue
+            fp = c.body.split("<!-- flows:finding ", 1)[1].split(" ", 1)[0]
+            posted[fp] = c.id
+            if c.minus_one > c.plus_one:
+                memory.set_finding_status(fp, "dismissed", "👎 on its review comment")
+            elif c.plus_one > c.minus_one:
+                memory.set_finding_status(fp, "accepted", "👍 on its review comment")
+        return posted
+
+    def _keep(self, findings: list, posted: dict, st: State) -> list:
+        """Distinct findings that maintainers have not dismissed, worst first, capped."""
+        unique = {}
+        for f in findings:
+            unique.setdefault(f.fingerprint, f)
+        candidates = list(unique.values())
+        dropped = set(memory.suppressed([_mem_finding(f) for f in candidates]))
+        if dropped:
+            _info(f"{len(dropped)} finding(s) not raised again: dismissed before")
+        kept = sorted(
+            (f for f in candidates if f.fingerprint not in dropped), key=lambda f: -f.rank
+        )
+        if len(kept) > MAX_FINDINGS:
+            st.notes.append(f"{len(kept) - MAX_FINDINGS} lower-severity findings are not shown.")
+        return kept[:MAX_FINDINGS]
+
+    def _inline(self, pr, findings: list, posted: dict) -> None:
+        s = self.settings
+        if not s.inline_comments:
+            return
+        new = [
+            f
+            for f in findings
+            if f.fingerprint not in posted
+            and f.start_line
+            and comment.severity_at_least(f.severity, s.inline_min_severity)
+        ]
+        if not new:
+            return
+        notes = [
+            github.ReviewComment(
+                path=f.path,
+                line=f.end_line,
+                start_line=f.start_line if f.start_line != f.end_line else None,
+                side=github.Side.RIGHT,
+                body=_inline_body(f),
+            )
+            for f in new
+        ]
+        made = github.create_review(
+            self.number,
+            pr.head_sha,
+            f"flows: {len(new)} {s.inline_min_severity}-severity or worse "
+            "risk(s) found; the summary comment has the whole review.",
+            notes,
+        )
+        _info(f"review {made.id}: {made.posted} inline, {len(made.folded)} folded")
+        if made.posted:
+            posted.update(self._feedback())
