@@ -134,6 +134,16 @@ def app_key(tmp_path_factory) -> tuple[Path, str]:
     return path, public
 
 
+@pytest.fixture
+def app_github(app_key):
+    """A fresh fake GitHub with the App 4242 (flows-test) installed as 1, 2 and 3."""
+    fake = FakeGitHub().start()
+    fake.set_app(4242, "flows-test", app_key[1]).installations.update({1, 2, 3})
+    yield fake
+    fake.stop()
+    assert fake.undocumented() == []
+
+
 def make_project(root: Path, flows_yaml: str, extra: str = "", source: Path = ROOT) -> Path:
     """A project folder using the functions and integrations of `source`
     (this repository's, or the test components')."""

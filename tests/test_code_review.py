@@ -98,6 +98,15 @@ def last_report(svc) -> dict:
         return json.loads(run.report)
 
 
+def opened(tmp_path, fake: FakeGitHub, deliver: Deliver):
+    """A new pull request over a new git repository, delivered and reviewed."""
+    git = make_git(tmp_path / "repo")
+    n = next(_numbers)
+    payload = pr_payload(n, git, fake)
+    deliver("pull_request", payload)
+    return git, n, payload, fake.repos["codertocat/hello-world"]
+
+
 def user_texts(model: ScriptedModel) -> list[str]:
     return [r["messages"][-1]["content"] for r in model.requests]
 
@@ -106,11 +115,7 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
     service, fake, model, tmp_path
 ):
     svc, deliver, _ = service
-    git = make_git(tmp_path / "repo")
-    n = next(_numbers)
-    payload = pr_payload(n, git, fake)
-    repo = fake.repos["codertocat/hello-world"]
-    deliver("pull_request", payload)
+    git, n, payload, repo = opened(tmp_path, fake, deliver)
 
     report = last_report(svc)
     assert report["status"] == "ok", report["error"]
@@ -213,11 +218,7 @@ def test_a_pr_gets_one_comment_with_every_section_then_pushes_update_it(
 
 def test_commands_for_maintainers_and_polite_refusals(service, fake, model, tmp_path):
     svc, deliver, _ = service
-    git = make_git(tmp_path / "repo")
-    n = next(_numbers)
-    payload = pr_payload(n, git, fake)
-    repo = fake.repos["codertocat/hello-world"]
-    deliver("pull_request", payload)
+    git, n, payload, repo = opened(tmp_path, fake, deliver)
     assert len(ours(repo, n)) == 1
 
     before = len(repo.comments[n])
@@ -393,11 +394,7 @@ def test_awkward_prs_are_disclosed_not_crashed(service, fake, model, tmp_path):
 
 def test_force_push_means_a_full_review_and_model_text_is_made_safe(service, fake, model, tmp_path):
     svc, deliver, _ = service
-    git = make_git(tmp_path / "repo")
-    n = next(_numbers)
-    payload = pr_payload(n, git, fake)
-    repo = fake.repos["codertocat/hello-world"]
-    deliver("pull_request", payload)
+    git, n, payload, repo = opened(tmp_path, fake, deliver)
     first = ours(repo, n)[0]
     # the branch is rewritten: the reviewed commit is no longer an ancestor of the head
     git.git("reset", "-q", "--hard", "master")

@@ -12,20 +12,10 @@ import pytest
 
 from tests.conftest import make_project
 from tests.crfixtures import CODE_REVIEW, make_git, ours, pr_payload
-from tests.fakes.github import FakeGitHub
 from tests.test_serve import SECRET, SETTINGS, Server, wait_for
 from tests.tiny_gguf import write_tiny_llama
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def fake(app_key):
-    fake = FakeGitHub().start()
-    fake.set_app(4242, "flows-test", app_key[1]).installations.add(1)
-    yield fake
-    fake.stop()
-    assert fake.undocumented() == []
 
 
 def done(repo, n, head: str):
@@ -36,7 +26,8 @@ def done(repo, n, head: str):
     return None
 
 
-def test_review_with_a_local_model_through_flows_serve(tmp_path, fake, app_key):
+def test_review_with_a_local_model_through_flows_serve(tmp_path, app_github, app_key):
+    fake = app_github
     model = write_tiny_llama(tmp_path / "tiny.gguf")
     llm = f"""
 llm:

@@ -19,17 +19,11 @@ from flows.host import HostServices
 from flows.server import create_app
 from flows.service import Service
 from tests.conftest import COMPONENTS
-from tests.fakes.github import FakeGitHub
 
 
 @pytest.fixture
-def fake(app_key):
-    fake = FakeGitHub().start()
-    app = fake.set_app(4242, "flows-test", app_key[1])
-    app.installations.update({1, 2, 3})
-    yield fake
-    fake.stop()
-    assert fake.undocumented() == []
+def fake(app_github):
+    return app_github
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ from flows.db.migrate import head
 from flows.db.models import Job
 from flows.ingest import sign
 from tests.conftest import PR_SIZE, make_project, pull_request
-from tests.fakes.github import FakeGitHub
 
 pytestmark = pytest.mark.slow
 SECRET = "whsec-" + uuid.uuid4().hex
@@ -40,12 +39,8 @@ queue: {lease_s: 2, poll_s: 0.1}
 
 
 @pytest.fixture
-def fake(app_key):
-    fake = FakeGitHub().start()
-    fake.set_app(4242, "flows-test", app_key[1]).installations.add(1)
-    yield fake
-    fake.stop()
-    assert fake.undocumented() == []
+def fake(app_github):
+    return app_github
 
 
 class Server:

@@ -116,7 +116,7 @@ def _command(event: types.Event, payload: dict, ctx: types.Context) -> dict:
         _ask(payload, number, cmd.arg, ctx, event.name)
         return {"command": "ask", "answered": True}
     mode = "summary" if cmd.name == "summary" else "full"
-    return {"command": cmd.name, **Review(payload, number, ctx, mode, "command").run()}
+    return {"command": cmd.name, **Review(payload, number, ctx, mode).run()}
 
 
 class WitWorld(wit_world.WitWorld):
@@ -131,7 +131,7 @@ class WitWorld(wit_world.WitWorld):
             pr = payload.get("pull_request")
             if not isinstance(pr, dict) or not isinstance(pr.get("number"), int):
                 raise Err("the payload has no pull_request.number")
-            out = Review(payload, pr["number"], context, "auto", event.action).run()
+            out = Review(payload, pr["number"], context, "auto").run()
         elif event.name in ("issue_comment", "pull_request_review_comment"):
             if event.action != "created":
                 return json.dumps({"skipped": f"{event.name}.{event.action} is not a command"})

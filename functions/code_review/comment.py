@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections import defaultdict
 
-from state import SEVERITIES, State
+from state import State
 
 MARKER = "code-review"
 ICONS = {"critical": "🛑", "high": "🔴", "medium": "🟠", "low": "🟡"}
@@ -158,7 +158,3 @@ def render(
     }
     out.append(f"<!-- flows:code-review:state {json.dumps(hidden)} -->")
     return "\n".join(out)
-
-
-def severity_at_least(severity: str, floor: str) -> bool:
-    return SEVERITIES.index(severity) >= SEVERITIES.index(floor)

@@ -72,8 +72,11 @@ def _schema_changes(changed: list) -> list[Change]:
     return out
 
 
+FINDING_MARK = "<!-- flows:finding "  # + fingerprint + " -->", hidden in inline comments
+
+
 def _marker(f: Finding) -> str:
-    return f"<!-- flows:finding {f.fingerprint} -->"
+    return f"{FINDING_MARK}{f.fingerprint} -->"
 
 
 def _inline_body(f: Finding) -> str:
@@ -132,10 +135,9 @@ def save_state(s: State) -> None:
 
 
 class Review:
-    def __init__(self, payload: dict, number: int, ctx: types.Context, mode: str, action: str):
+    def __init__(self, payload: dict, number: int, ctx: types.Context, mode: str):
         self.payload, self.number, self.ctx = payload, number, ctx
         self.mode = mode  # auto (a pull_request event), full (/review) or summary (/summary)
-        self.action = action
         self.settings, self.problems = config.Settings(), []
         self.usage = [0, 0]
         self.calls = 0
@@ -148,7 +150,8 @@ class Review:
         if pr.state != "open":
             return self._closed(pr, old)
         repo = self.payload.get("repository") or {}
-        self._load_settings(str(repo.get("default_branch") or pr.base_ref))
+        branch = str(repo.get("default_branch") or pr.base_ref)
+        self.settings, self.problems = repo_settings(self.ctx, branch)
         s = self.settings
         if self.mode == "auto":
             if pr.draft and not s.review_drafts:
@@ -172,9 +175,6 @@ class Review:
             why = e.value if isinstance(e, Err) else f"{type(e).__name__}: {e}"
             self._failed(pr, old, str(why))
             raise Err(f"the review of #{n} failed: {why}") from None
-
-    def _load_settings(self, branch: str) -> None:
-        self.settings, self.problems = repo_settings(self.ctx, branch)
 
     def _closed(self, pr, old: State) -> dict:
         if old.head_sha and old.head_sha != pr.head_sha:
@@ -254,7 +254,7 @@ class Review:
         posted = {}
         if self.mode != "summary":
             posted = self._feedback()
-            st.findings = self._keep(st.findings + found, posted, st)
+            st.findings = self._keep(st.findings + found, st)
             self._inline(pr, st.findings, posted)
             for f in st.findings:
                 f.comment_id = posted.get(f.fingerprint, f.comment_id)
@@ -499,9 +499,9 @@ class Review:
         """This flow's inline comments by fingerprint; 👍/👎 on them recorded."""
         posted = {}
         for c in github.list_review_comments(self.number):
-            if c.in_reply_to is not None or "<!-- flows:finding " not in c.body:
+            if c.in_reply_to is not None or FINDING_MARK not in c.body:
                 continue
-            fp = c.body.split("<!-- flows:finding ", 1)[1].split(" ", 1)[0]
+            fp = c.body.split(FINDING_MARK, 1)[1].split(" ", 1)[0]
             posted[fp] = c.id
             if c.minus_one > c.plus_one:
                 memory.set_finding_status(fp, "dismissed", "👎 on its review comment")
@@ -509,7 +509,7 @@ class Review:
                 memory.set_finding_status(fp, "accepted", "👍 on its review comment")
         return posted
 
-    def _keep(self, findings: list, posted: dict, st: State) -> list:
+    def _keep(self, findings: list, st: State) -> list:
         """Distinct findings that maintainers have not dismissed, worst first, capped."""
         unique = {}
         for f in findings:
@@ -532,9 +532,7 @@ class Review:
         new = [
             f
             for f in findings
-            if f.fingerprint not in posted
-            and f.start_line
-            and comment.severity_at_least(f.severity, s.inline_min_severity)
+            if f.fingerprint not in posted and f.start_line and f.at_least(s.inline_min_severity)
         ]
         if not new:
             return

@@ -30,6 +30,9 @@ class Finding:
     def rank(self) -> int:
         return SEVERITIES.index(self.severity) if self.severity in SEVERITIES else 0
 
+    def at_least(self, floor: str) -> bool:
+        return self.rank >= SEVERITIES.index(floor)
+
 
 @dataclass
 class Change:
@@ -58,9 +61,6 @@ class State:
     skipped: dict = field(default_factory=dict)  # path -> why it was not (fully) reviewed
     notes: list = field(default_factory=list)  # what the reader should know about this review
     model: str = ""
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"))
 
     def to_parts(self) -> tuple[str, dict[str, dict]]:
         """The state as a small core and its large mappings (walkthrough,
