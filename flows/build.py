@@ -30,7 +30,9 @@ GUEST_PYTHON = "3.14"
 WIT_DIR = Path(__file__).parent / "wit"
 # pure-Python modules every guest may import (e.g. `import diff`)
 GUEST_LIB = Path(__file__).parent / "guest"
-_SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", ".git"}
+_SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", "samples", ".git"}
+# what a function folder holds for people and tools, not for the component
+_SKIP_FILES = {"flow.yaml", "README.md"}
 _WORLD = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
 
 
@@ -101,7 +103,7 @@ def _source_files(root: Path) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
         for f in sorted(filenames):
-            if not f.endswith((".pyc", ".pyo")) and not f.startswith("."):
+            if not f.endswith((".pyc", ".pyo")) and not f.startswith(".") and f not in _SKIP_FILES:
                 files.append(Path(dirpath) / f)
     return files
 

@@ -72,22 +72,48 @@ def _error_report(flow: str, kind: str, message: str) -> dict[str, Any]:
 )
 @click.option("--event-name", help="X-GitHub-Event of the payload (guessed when omitted).")
 @click.option("--dry-run", is_flag=True, help="Do not write to GitHub; report what would be.")
+@click.option(
+    "--record",
+    "record_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the event with every GitHub read and model answer, to replay offline.",
+)
+@click.option("--live", is_flag=True, help="Ignore a recording in the event file.")
 @CONFIG
 def run(
-    flow: str, event_path: Path, event_name: str | None, dry_run: bool, config_path: Path
+    flow: str,
+    event_path: Path,
+    event_name: str | None,
+    dry_run: bool,
+    record_path: Path | None,
+    live: bool,
+    config_path: Path,
 ) -> None:
     """Run FLOW on one recorded event and print a JSON run report.
 
-    Exit status: 0 the flow succeeded, 1 the flow failed, 2 bad input or config.
+    An event file with a `recording` (from --record, or a template's samples/)
+    is replayed offline: GitHub and the model are not contacted and nothing is
+    written. Exit status: 0 the flow succeeded, 1 the flow failed, 2 bad input
+    or config.
     """
     from flows.events import load_event
+    from flows.replay import Recording, load_recording, save_recorded_event
     from flows.runtime import Runtime
 
+    recording = None
     try:
         cfg = load_config(config_path)
         cfg.flow(flow)
         event = load_event(event_path, event_name)
+        replay = None if live else load_recording(event_path)
         runtime = Runtime(cfg)
+        if replay is not None:
+            runtime.host.replay(replay)
+            dry_run = True
+            click.echo(f"replaying the recording in {event_path}: nothing is sent", err=True)
+        elif record_path is not None:
+            recording = Recording(source=str(record_path))
+            runtime.host.record(recording)
         runtime.plan(flow)
     except FlowsError as e:
         kind = type(e).__name__.removesuffix("Error").lower() or "input"
@@ -96,6 +122,9 @@ def run(
         sys.exit(e.exit_code)
     report = runtime.run(flow, event, dry_run=dry_run)
     click.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    if recording is not None:
+        save_recorded_event(record_path, event, recording)
+        click.echo(f"recorded to {record_path}", err=True)
     if not report.ok and report.error is not None:
         click.echo(f"flow failed: {report.error.message}", err=True)
     sys.exit(0 if report.ok else 1)
@@ -257,6 +286,84 @@ def memory_forget(
         if pr is None and key is None:
             n += knowledge.forget(repo, everything=True)
     click.echo(f"forgot {n} items")
+
+
+@main.command()
+def templates() -> None:
+    """List the flow templates `flows new` can start from."""
+    from flows.templates import list_templates
+
+    for t in list_templates():
+        needs = ", ".join(t.manifest.integrations) or "-"
+        click.echo(f"{t.name:<15} {t.manifest.description}  [{needs}]")
+
+
+@main.command()
+@click.argument("template")
+@click.argument("name")
+@CONFIG
+def new(template: str, name: str, config_path: Path) -> None:
+    """Start flow NAME from TEMPLATE: copy it to functions/NAME, add it to app.yaml."""
+    from flows.templates import next_steps, scaffold
+
+    try:
+        target = scaffold(template, name, config_path)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    click.echo(next_steps(name, target, config_path.resolve().parent))
+
+
+@main.command()
+@click.argument("flow")
+@click.option(
+    "--event",
+    "event_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Event JSON (default: the flow's last delivery, else its first sample).",
+)
+@click.option("--interval", default=0.5, show_default=True, help="Seconds between looks.")
+@click.option("--runs", type=int, hidden=True, help="Stop after this many runs (for tests).")
+@CONFIG
+def dev(
+    flow: str, event_path: Path | None, interval: float, runs: int | None, config_path: Path
+) -> None:
+    """Rebuild FLOW whenever its code changes and replay its last event (dry run)."""
+    from flows.dev import watch
+
+    cfg = _load(config_path)
+    try:
+        watch(cfg, flow, event_path, click.echo, interval, runs)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.group()
+def config() -> None:
+    """Check app.yaml, or print its JSON Schema for editors."""
+
+
+@config.command("check")
+@CONFIG
+def config_check(config_path: Path) -> None:
+    """Validate the whole app.yaml (keys, values, paths, each flow's settings)."""
+    cfg = _load(config_path)
+    for name, flow in cfg.flows.items():
+        triggers = ", ".join(sorted(flow.on)) or "no events"
+        click.echo(f"  {name:<16} {flow.function.name:<16} on {triggers}")
+    click.echo(f"{config_path}: ok ({len(cfg.flows)} flows)")
+
+
+@config.command("schema")
+@CONFIG
+def config_schema(config_path: Path) -> None:
+    """Print app.yaml's JSON Schema, with each flow's settings schema where known."""
+    from flows.config import json_schema
+
+    click.echo(json.dumps(json_schema(config_path), indent=2))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,11 @@ _Loader.add_implicit_resolver(
 )
 
 
+def load_yaml(text: str) -> Any:
+    """YAML with 1.2 booleans (so `on:` stays a key); raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_Loader)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -228,6 +233,33 @@ def _check_references(cfg: AppConfig) -> list[str]:
                     f"flows.{name}.integrations[{i}]: no integration {integ!r} "
                     f"(expected {cfg.integration_dir(integ)}/app.py)"
                 )
+        problems += _check_manifest(name, flow)
+    return problems
+
+
+def _check_manifest(name: str, flow: FlowConfig) -> list[str]:
+    """What the function's flow.yaml asks of its flow; fills in default settings."""
+    from flows.manifest import load_manifest, settings_problems, with_defaults
+
+    try:
+        m = load_manifest(flow.function)
+    except ConfigError as e:
+        return [f"flows.{name}.function: {e}"]
+    if m is None:
+        return []
+    problems = []
+    missing = [i for i in m.integrations if i not in flow.integrations]
+    if missing:
+        problems.append(
+            f"flows.{name}.integrations: the function needs {', '.join(missing)} ({m.path})"
+        )
+    if m.memory and not flow.memory:
+        problems.append(f"flows.{name}.memory: the function uses memory; set `memory: true`")
+    if m.settings_schema is not None:
+        found = settings_problems(flow.settings, m.settings_schema, f"flows.{name}.settings")
+        problems += found
+        if not found:
+            flow.settings = with_defaults(flow.settings, m.settings_schema)
     return problems
 
 
@@ -242,7 +274,7 @@ def _format_validation(err: ValidationError) -> list[str]:
 def parse_config(text: str, root: Path, source: str = "app.yaml") -> AppConfig:
     """Parse and validate app.yaml text; raise ConfigError naming every bad key."""
     try:
-        raw = yaml.load(text, Loader=_Loader)
+        raw = load_yaml(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
@@ -276,3 +308,56 @@ def load_config(path: str | Path) -> AppConfig:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read config: {e}") from None
     return parse_config(text, path.parent, source=str(path))
+
+
+_VAR_STRING = {"type": "string", "pattern": r"\$\{[A-Za-z_]"}
+
+
+def _allow_vars(schema: Any) -> Any:
+    """Let every non-string value also be a `${VAR}` string, as app.yaml allows."""
+    if isinstance(schema, dict):
+        out = {k: _allow_vars(v) for k, v in schema.items()}
+        props = out.get("properties")
+        if isinstance(props, dict):
+            for key, prop in props.items():
+                if isinstance(prop, dict) and prop.get("type") not in (None, "string"):
+                    props[key] = {"anyOf": [prop, _VAR_STRING]}
+        return out
+    if isinstance(schema, list):
+        return [_allow_vars(v) for v in schema]
+    return schema
+
+
+def json_schema(config_path: Path | None = None) -> dict[str, Any]:
+    """JSON Schema of app.yaml; with a readable app.yaml, each flow's `settings`
+    gets the schema from its function's flow.yaml."""
+    from flows.manifest import load_manifest
+
+    schema = AppConfig.model_json_schema()
+    schema["properties"].pop("root", None)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "flows app.yaml"
+    raw: Any = None
+    if config_path is not None and Path(config_path).is_file():
+        try:
+            raw = load_yaml(Path(config_path).read_text(encoding="utf-8"))
+        except yaml.YAMLError:
+            raw = None
+    flows = raw.get("flows") if isinstance(raw, dict) else None
+    per_flow = {}
+    for name, flow in (flows or {}).items():
+        function = flow.get("function") if isinstance(flow, dict) else None
+        if not isinstance(function, str):
+            continue
+        try:
+            m = load_manifest(Path(config_path).parent / function)
+        except ConfigError:
+            continue
+        if m is not None and m.settings_schema is not None:
+            per_flow[name] = {
+                "allOf": [{"$ref": "#/$defs/FlowConfig"}],
+                "properties": {"settings": m.settings_schema},
+            }
+    if per_flow:
+        schema["properties"]["flows"]["properties"] = per_flow
+    return _allow_vars(schema)

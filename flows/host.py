@@ -14,6 +14,13 @@ from flows.github_app import AppCredentials, InstallationTokens, load_credential
 from flows.knowledge import KnowledgeStore
 from flows.llm import Backend, make_backend
 from flows.memory import MemoryStore
+from flows.replay import (
+    Recording,
+    RecordingBackend,
+    RecordingGithub,
+    ReplayBackend,
+    ReplayGithub,
+)
 from flows.run import Redactor, RunContext, RunRecorder
 
 
@@ -67,6 +74,16 @@ class HostServices:
         self.github = GithubClient(
             gh.api_url, tokens, gh.timeout_s, gh.request_interval_s, gh.write_interval_s
         )
+
+    def replay(self, recording: Recording) -> None:
+        """Answer GitHub reads and model calls from a recording (nothing leaves the host)."""
+        self.github = ReplayGithub(recording)
+        self.llm = ReplayBackend(recording)
+
+    def record(self, recording: Recording) -> None:
+        """Keep every GitHub read and model answer of the next runs in `recording`."""
+        self.github = RecordingGithub(self.github, recording)
+        self.llm = RecordingBackend(self.llm, recording)
 
     @property
     def webhook_secret(self) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent.parent / "functions" / "code_review"))
+sys.path.insert(0, str(Path(__file__).parent.parent / "flows" / "guest"))
 import render
 
 DIFF = "+# see https://docs.example.com/api for details\n"

@@ -173,6 +173,33 @@ def _review_comment(c) -> gh.ReviewThreadComment:
     )
 
 
+def _release(r) -> gh.Release:
+    return gh.Release(
+        id=r["id"],
+        tag_name=r.get("tag_name") or "",
+        name=r.get("name") or "",
+        body=r.get("body") or "",
+        draft=bool(r.get("draft")),
+        prerelease=bool(r.get("prerelease")),
+        published_at=r.get("published_at") or "",
+        html_url=r.get("html_url") or "",
+    )
+
+
+def _merged(p) -> gh.MergedPull:
+    author, kind = _login(p)
+    return gh.MergedPull(
+        number=p["number"],
+        title=p.get("title") or "",
+        body=p.get("body") or "",
+        author=author,
+        author_type=kind,
+        labels=[lb.get("name") or "" for lb in p.get("labels") or []],
+        merged_at=p.get("merged_at") or "",
+        html_url=p.get("html_url") or "",
+    )
+
+
 def _hunk(h: diff.Hunk) -> gh.Hunk:
     kinds = {"context": gh.LineKind.CONTEXT, "added": gh.LineKind.ADDED,
              "removed": gh.LineKind.REMOVED}  # fmt: skip
@@ -235,6 +262,11 @@ def _fold(body: str, folded: list) -> str:
         where = f"{c.start_line}-{c.line}" if c.start_line else str(c.line)
         notes.append(f"- `{c.path}` line {where} ({why}): {c.body}")
     return body + "\n".join(notes)
+
+
+def _newest(pulls, limit):
+    pulls.sort(key=lambda p: p["merged_at"], reverse=True)
+    return [_merged(p) for p in pulls[: max(0, limit)]]
 
 
 class Github(exports.Github):
@@ -402,6 +434,45 @@ class Github(exports.Github):
     def remove_label(self, number: int, label: str) -> None:
         name = urllib.parse.quote(label, safe="")
         _call("DELETE", f"/repos/{_repo()}/issues/{number}/labels/{name}", allow=(404,))
+
+    def list_repo_labels(self) -> list[gh.Label]:
+        return [
+            gh.Label(lb.get("name") or "", lb.get("description") or "", lb.get("color") or "")
+            for lb in _paginate(f"/repos/{_repo()}/labels")
+        ]
+
+    def latest_release(self) -> gh.Release | None:
+        resp = _call("GET", f"/repos/{_repo()}/releases/latest", allow=(404,))
+        return None if resp.status == 404 else _release(_json(resp))
+
+    def list_merged_pulls(self, base: str, since: str, limit: int) -> list[gh.MergedPull]:
+        # closed pulls, most recently updated first: a merge updates a pull, so
+        # the walk stops at the first one last updated before `since`
+        path = f"/repos/{_repo()}/pulls"
+        query = {"state": "closed", "sort": "updated", "direction": "desc",
+                 "per_page": str(PER_PAGE)}  # fmt: skip
+        if base:
+            query["base"] = base
+        found = []
+        for page in range(1, MAX_PAGES + 1):
+            resp = _call("GET", path, {**query, "page": str(page)})
+            batch = _json(resp)
+            if not isinstance(batch, list):
+                raise Err(f"GET {path}: expected a list")
+            for p in batch:
+                if since and (p.get("updated_at") or "") < since:
+                    return _newest(found, limit)
+                if p.get("merged_at") and (not since or p["merged_at"] > since):
+                    found.append(p)
+            if not _has_next(resp):
+                break
+        return _newest(found, limit)
+
+    def create_release(self, tag, name, body, draft, target) -> gh.Release:
+        made = {"tag_name": tag, "name": name, "body": _write(body), "draft": draft}
+        if target:
+            made["target_commitish"] = target
+        return _release(_json(_call("POST", f"/repos/{_repo()}/releases", body=made)))
 
     def create_check_run(self, run: gh.CheckRun) -> int:
         made = _json(_call("POST", f"/repos/{_repo()}/check-runs", body=_check_run_body(run)))

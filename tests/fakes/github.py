@@ -67,6 +67,8 @@ class FakeRepo:
     files: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     commits: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     labels: dict[int, list[str]] = field(default_factory=dict)
+    repo_labels: list[dict[str, Any]] = field(default_factory=list)
+    releases: list[dict[str, Any]] = field(default_factory=list)
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -399,6 +401,9 @@ class FakeGitHub:
         if rest == "" and method == "GET":
             return 200, repo.data, {}
         for pattern, handler in (
+            (r"^/pulls$", self._pulls),
+            (r"^/labels$", self._repo_labels),
+            (r"^/releases(/latest)?$", self._releases),
             (r"^/pulls/(\d+)$", self._pull),
             (r"^/pulls/(\d+)/files$", self._files),
             (r"^/pulls/(\d+)/commits$", self._commits),
@@ -417,6 +422,59 @@ class FakeGitHub:
             if pm:
                 return handler(repo, method, pm, query, body, who)
         return self._not_found()
+
+    def _pulls(self, repo, method, m, query, body, who):
+        if method != "GET":
+            return self._not_found()
+        state = query.get("state", "open")
+        if state not in ("open", "closed", "all"):
+            return self._invalid("state must be open, closed or all")
+        found = [p for p in repo.pulls.values()
+                 if state in ("all", p.get("state")) and
+                 (not query.get("base") or p["base"]["ref"] == query["base"])]  # fmt: skip
+        key = {"updated": "updated_at", "created": "created_at"}.get(query.get("sort", "created"))
+        if key is None:
+            return self._invalid("sort must be created, updated, popularity or long-running")
+        desc = query.get("direction", "desc") == "desc"
+        found.sort(key=lambda p: (p.get(key) or "", p["number"]), reverse=desc)
+        return self._page(found, query, repo, "pulls")
+
+    def _repo_labels(self, repo, method, m, query, body, who):
+        if method != "GET":
+            return self._not_found()
+        return self._page(repo.repo_labels, query, repo, "labels")
+
+    def _releases(self, repo, method, m, query, body, who):
+        if m.group(1):  # /releases/latest: the newest published, non-prerelease one
+            done = [r for r in repo.releases if not r["draft"] and not r["prerelease"]]
+            if method != "GET" or not done:
+                return self._not_found()
+            return 200, max(done, key=lambda r: r["published_at"]), {}
+        if method == "GET":
+            return self._page(repo.releases, query, repo, "releases")
+        if method != "POST":
+            return self._not_found()
+        if not isinstance(body, dict) or not isinstance(body.get("tag_name"), str):
+            return self._invalid("tag_name is missing")
+        if any(r["tag_name"] == body["tag_name"] for r in repo.releases):
+            return self._invalid("tag_name already_exists")
+        self._next_id += 1
+        draft = bool(body.get("draft"))
+        made = {
+            "id": self._next_id,
+            "tag_name": body["tag_name"],
+            "target_commitish": body.get("target_commitish") or "main",
+            "name": body.get("name") or body["tag_name"],
+            "body": body.get("body") or "",
+            "draft": draft,
+            "prerelease": bool(body.get("prerelease")),
+            "created_at": _now(),
+            "published_at": None if draft else _now(),
+            "html_url": f"https://github.com/{repo.full_name}/releases/tag/{body['tag_name']}",
+            "author": {"login": who[0], "type": who[1]},
+        }
+        repo.releases.append(made)
+        return 201, made, {}
 
     def _pull(self, repo, method, m, query, body, who):
         n = int(m.group(1))

@@ -1,0 +1,125 @@
+"""Test a flow with pytest, offline: the function runs in its real sandbox,
+linked to the real integrations, on a recorded event (see flows.replay).
+
+    from flows.testing import FlowTest
+
+    flow = FlowTest(Path(__file__).parents[1])      # the function folder
+    report = flow.run("samples/issues.opened.json")
+    assert report.ok
+    assert "bug" in flow.labels_added(report)
+
+`llm=[...]` replaces the recorded model answers (texts, in order) and
+`github={"GET /repos/o/r/labels": (200, [...])}` replaces or adds GitHub
+reads, so one sample covers many cases. Nothing is ever sent: writes are
+recorded in the report, as in `flows run --dry-run`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flows.config import AppConfig, parse_config
+from flows.events import Event, load_event
+from flows.manifest import load_manifest
+from flows.replay import Recording, body_fields, load_recording
+from flows.run import RunReport
+from flows.runtime import Runtime
+
+
+def project_root(start: Path) -> Path:
+    """The nearest folder above `start` with an integrations/ folder."""
+    for d in [start, *start.parents]:
+        if (d / "integrations").is_dir():
+            return d
+    raise FileNotFoundError(f"no integrations/ folder above {start}")
+
+
+class FlowTest:
+    """One function as a flow, with the settings of its flow.yaml (or `settings`)."""
+
+    def __init__(self, function_dir: Path, settings: dict[str, Any] | None = None) -> None:
+        self.function_dir = Path(function_dir).resolve()
+        manifest = load_manifest(self.function_dir)
+        if manifest is None:
+            raise FileNotFoundError(f"{self.function_dir}: no flow.yaml")
+        self.name = manifest.name
+        self._tmp = tempfile.TemporaryDirectory(prefix="flows-test-")
+        root = project_root(self.function_dir)
+        flow = {
+            "function": str(self.function_dir),
+            "integrations": manifest.integrations,
+            "memory": manifest.memory,
+            "on": manifest.on,
+            "limits": manifest.limits,
+            "settings": manifest.settings if settings is None else settings,
+        }
+        doc = {
+            "database": {"url": f"sqlite:///{self._tmp.name}/flows.db"},
+            "flows": {self.name: flow},
+        }
+        self.config: AppConfig = parse_config(yaml.safe_dump(doc), root, source="FlowTest")
+        self.runtime = Runtime(self.config)
+
+    def run(
+        self,
+        event_file: str | Path,
+        llm: list[str] | None = None,
+        github: dict[str, tuple[int, Any]] | None = None,
+    ) -> RunReport:
+        """Run the flow on a recorded event file (relative to the function folder)."""
+        path = self.function_dir / event_file
+        event: Event = load_event(path)
+        recording = load_recording(path) or Recording(source=str(path))
+        recording = self._vary(recording, llm, github)
+        self.runtime.host.replay(recording)
+        return self.runtime.run(self.name, event, dry_run=True)
+
+    @staticmethod
+    def _vary(rec: Recording, llm, github) -> Recording:
+        data = copy.deepcopy(rec.to_dict())
+        if llm is not None:
+            data["llm"] = [{"text": t, "model": "test"} for t in llm]
+        for key, (status, body) in (github or {}).items():
+            method, _, target = key.partition(" ")
+            path, _, q = target.partition("?")
+            query = dict(p.split("=", 1) for p in q.split("&")) if q else {}
+            data["github"] = [
+                e
+                for e in data["github"]
+                if (e["method"], e["path"], e["query"]) != (method, path, query)
+            ]
+            text = body if isinstance(body, str) else json.dumps(body)
+            entry = {"method": method, "path": path, "query": query, "status": status}
+            data["github"].append({**entry, "headers": {}, **body_fields(text)})
+        return Recording(data, source=rec.source)
+
+    # -- what a run would have written ----------------------------------------
+    @staticmethod
+    def comments(report: RunReport) -> list[str]:
+        """Bodies of the comments the run would post or edit."""
+        return [
+            w["body"]["body"]
+            for w in report.writes
+            if w["method"] in ("POST", "PATCH")
+            and "/comments" in w["path"]
+            and isinstance(w.get("body"), dict)
+            and "body" in w["body"]
+        ]
+
+    @staticmethod
+    def labels_added(report: RunReport) -> list[str]:
+        return [
+            label
+            for w in report.writes
+            if w["method"] == "POST" and w["path"].endswith("/labels")
+            for label in w["body"]["labels"]
+        ]
+
+    def close(self) -> None:
+        self._tmp.cleanup()
