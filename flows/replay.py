@@ -165,6 +165,8 @@ class ReplayBackend:
         self._rec = recording
         self._next = 0
         self._lock = threading.Lock()
+        # what the flow asked, for tests: {"messages": [...], "schema": {...} | None}
+        self.calls: list[dict[str, Any]] = []
 
     def complete(
         self,
@@ -177,6 +179,7 @@ class ReplayBackend:
         with self._lock:
             i = self._next
             self._next += 1
+            self.calls.append({"messages": messages, "schema": schema})
         if i >= len(self._rec.llm):
             raise HostError(
                 f"model call {i + 1} is not in the recording ({self._rec.source} has "

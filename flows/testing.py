@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,19 +66,27 @@ class FlowTest:
         }
         self.config: AppConfig = parse_config(yaml.safe_dump(doc), root, source="FlowTest")
         self.runtime = Runtime(self.config)
+        self.model_calls: list[dict[str, Any]] = []
 
     def run(
         self,
         event_file: str | Path,
         llm: list[str] | None = None,
         github: dict[str, tuple[int, Any]] | None = None,
+        change: Callable[[dict[str, Any]], None] | None = None,
     ) -> RunReport:
-        """Run the flow on a recorded event file (relative to the function folder)."""
+        """Run the flow on a recorded event file (relative to the function folder);
+        `change` may edit the payload first. What the model was asked is left in
+        `self.model_calls`."""
         path = self.function_dir / event_file
         event: Event = load_event(path)
+        if change is not None:
+            event = Event(event.name, copy.deepcopy(event.payload), event.delivery_id)
+            change(event.payload)
         recording = load_recording(path) or Recording(source=str(path))
         recording = self._vary(recording, llm, github)
         self.runtime.host.replay(recording)
+        self.model_calls = self.runtime.host.llm.calls
         return self.runtime.run(self.name, event, dry_run=True)
 
     @staticmethod
@@ -106,7 +115,7 @@ class FlowTest:
         return [
             w["body"]["body"]
             for w in report.writes
-            if w["method"] in ("POST", "PATCH")
+            if w.get("method") in ("POST", "PATCH")
             and "/comments" in w["path"]
             and isinstance(w.get("body"), dict)
             and "body" in w["body"]
@@ -117,7 +126,7 @@ class FlowTest:
         return [
             label
             for w in report.writes
-            if w["method"] == "POST" and w["path"].endswith("/labels")
+            if w.get("method") == "POST" and w["path"].endswith("/labels")
             for label in w["body"]["labels"]
         ]
 

@@ -6,6 +6,25 @@ from collections.abc import Callable
 from typing import Any
 
 from wasmtime import component as wc
+from wasmtime.component import _types
+
+
+def _add_classes(self: Any, s: set[type]) -> None:
+    # wasmtime-py 50 counts a payload-less case (an option's `none`) as `object`,
+    # so for `result<option<record>, string>` every err string also "fits" ok and
+    # lowering it fails ("value not valid for this variant"). Such a case crosses
+    # as None, so NoneType is the class it stands for.
+    if self._tagged():
+        s.add(wc.Variant)
+        return
+    for _name, ty in self._cases():
+        if ty is None:
+            s.add(type(None))
+        else:
+            ty.add_classes(s)
+
+
+_types.VariantLikeType.add_classes = _add_classes
 
 
 def record(fields: dict[str, Any]) -> wc.Record:
