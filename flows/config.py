@@ -313,6 +313,11 @@ def load_config(path: str | Path) -> AppConfig:
 _VAR_STRING = {"type": "string", "pattern": r"\$\{[A-Za-z_]"}
 
 
+def _scalar_not_string(prop: dict[str, Any]) -> bool:
+    types = {prop.get("type")} | {x.get("type") for x in prop.get("anyOf", [])}
+    return bool(types & {"integer", "number", "boolean"}) and "string" not in types
+
+
 def _allow_vars(schema: Any) -> Any:
     """Let every non-string value also be a `${VAR}` string, as app.yaml allows."""
     if isinstance(schema, dict):
@@ -320,7 +325,7 @@ def _allow_vars(schema: Any) -> Any:
         props = out.get("properties")
         if isinstance(props, dict):
             for key, prop in props.items():
-                if isinstance(prop, dict) and prop.get("type") not in (None, "string"):
+                if isinstance(prop, dict) and _scalar_not_string(prop):
                     props[key] = {"anyOf": [prop, _VAR_STRING]}
         return out
     if isinstance(schema, list):

@@ -153,7 +153,9 @@ def scaffold(template: str, name: str, config_path: Path) -> Path:
     except FileNotFoundError:
         raise ScaffoldError(f"{config_path}: no such config file (use --config)") from None
     root = config_path.resolve().parent
-    parse_config(text, root, source=str(config_path))  # refuse to extend a broken file
+    cfg = parse_config(text, root, source=str(config_path))  # refuse to extend a broken file
+    if name in cfg.flows:
+        raise ScaffoldError(f"{config_path}: a flow named {name!r} is already in app.yaml")
     folder = folder_name(name)
     target = root / "functions" / folder
     if target.exists():
