@@ -235,6 +235,8 @@ class GithubApi:
             raise HostError(
                 f"GitHub did not answer {method} {path} in time", transient=True
             ) from None
+        except HostError:  # the request was refused before it was made (e.g. a replay)
+            raise
         except Exception as e:  # connection refused, DNS, TLS
             raise HostError(
                 f"GitHub request {method} {path} failed: {type(e).__name__}", transient=True
