@@ -22,12 +22,12 @@ from flows.llm import Backend, Completion, Message, estimate_tokens
 RECORDING_KEY = "recording"
 
 
-def _key(method: str, path: str, query: dict[str, str] | None) -> str:
+def request_key(method: str, path: str, query: dict[str, str] | None) -> str:
     q = "&".join(f"{k}={v}" for k, v in sorted((query or {}).items()))
     return f"{method.upper()} {path}" + (f"?{q}" if q else "")
 
 
-def body_fields(text: str) -> dict[str, Any]:
+def _body_fields(text: str) -> dict[str, Any]:
     try:
         return {"json": json.loads(text)} if text else {"text": ""}
     except ValueError:
@@ -64,7 +64,7 @@ class Recording:
     def add_response(self, method, path, query, status, headers, text) -> None:
         keep = {k.lower(): v for k, v in headers.items() if k.lower() in ("link", "content-type")}
         entry = {"method": method, "path": path, "query": dict(query or {}), "status": status}
-        entry.update(headers=keep, **body_fields(text))
+        entry.update(headers=keep, **_body_fields(text))
         with self._lock:
             self.github.append(entry)
 
@@ -118,8 +118,10 @@ class _ReplayRequester:
         self._lock = threading.Lock()
 
     def requestJson(self, method, path, parameters=None, headers=None, input=None):
-        key = _key(method, path, parameters)
-        matches = [e for e in self._rec.github if _key(e["method"], e["path"], e["query"]) == key]
+        key = request_key(method, path, parameters)
+        matches = [
+            e for e in self._rec.github if request_key(e["method"], e["path"], e["query"]) == key
+        ]
         if not matches:
             raise HostError(
                 f"{key} is not in the recording ({self._rec.source}); "

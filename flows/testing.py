@@ -28,7 +28,7 @@ import yaml
 from flows.config import AppConfig, parse_config
 from flows.events import Event, load_event
 from flows.manifest import load_manifest
-from flows.replay import Recording, body_fields, load_recording
+from flows.replay import Recording, load_recording, request_key
 from flows.run import RunReport
 from flows.runtime import Runtime
 
@@ -91,22 +91,20 @@ class FlowTest:
 
     @staticmethod
     def _vary(rec: Recording, llm, github) -> Recording:
-        data = copy.deepcopy(rec.to_dict())
+        out = Recording(copy.deepcopy(rec.to_dict()), source=rec.source)
         if llm is not None:
-            data["llm"] = [{"text": t, "model": "test"} for t in llm]
+            out.llm = [{"text": t, "model": "test"} for t in llm]
         for key, (status, body) in (github or {}).items():
             method, _, target = key.partition(" ")
             path, _, q = target.partition("?")
             query = dict(p.split("=", 1) for p in q.split("&")) if q else {}
-            data["github"] = [
-                e
-                for e in data["github"]
-                if (e["method"], e["path"], e["query"]) != (method, path, query)
+            wanted = request_key(method, path, query)
+            out.github = [
+                e for e in out.github if request_key(e["method"], e["path"], e["query"]) != wanted
             ]
             text = body if isinstance(body, str) else json.dumps(body)
-            entry = {"method": method, "path": path, "query": query, "status": status}
-            data["github"].append({**entry, "headers": {}, **body_fields(text)})
-        return Recording(data, source=rec.source)
+            out.add_response(method, path, query, status, {}, text)
+        return out
 
     # -- what a run would have written ----------------------------------------
     @staticmethod
