@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from flows.db import get_engine  # noqa: E402
 from flows.db.models import Base, Delivery, Job  # noqa: E402
-from flows.ingest import sign  # noqa: E402
+from flows.server.ingest import sign  # noqa: E402
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 SECRET = "bench-" + uuid.uuid4().hex

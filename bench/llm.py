@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.config import LlamaConfig, load_config  # noqa: E402
-from flows.events import Event  # noqa: E402
+from flows.project.config import LlamaConfig, load_config  # noqa: E402
+from flows.project.events import Event  # noqa: E402
 from flows.runtime import Runtime  # noqa: E402
 from tests.tiny_gguf import write_tiny_llama  # noqa: E402
 

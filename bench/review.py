@@ -27,16 +27,16 @@ from fastapi.testclient import TestClient  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from flows.config import load_config  # noqa: E402
 from flows.db.migrate import upgrade  # noqa: E402
 from flows.db.models import Run  # noqa: E402
-from flows.server import create_app  # noqa: E402
-from flows.service import Service  # noqa: E402
+from flows.project.config import load_config  # noqa: E402
+from flows.server.http import create_app  # noqa: E402
+from flows.server.service import Service  # noqa: E402
 from tests.conftest import make_project  # noqa: E402
-from tests.crfixtures import CODE_REVIEW, SECRET, Deliver, ours, pr_payload  # noqa: E402
 from tests.fakes.git import GitRepo  # noqa: E402
 from tests.fakes.github import FakeGitHub  # noqa: E402
 from tests.fakes.model import Rule, ScriptedModel  # noqa: E402
+from tests.functions.code_review.fixtures import CODE_REVIEW, SECRET, Deliver, ours, pr_payload  # noqa: E402
 
 BASE = "https://llm.bench/v1"
 TOKEN = "ghs_bench_token_0123456789abcdef"
@@ -85,7 +85,6 @@ llm:
     cfg.database.url = f"sqlite:///{tmp / 'flows.db'}"
     svc = Service(cfg)
     upgrade(svc.engine)
-    svc.host.memory = svc.memory
     model = ScriptedModel(rules=[Rule(r"value, scale", severity="medium", rule="bug")])
     number = 1000
     with respx.mock(assert_all_called=False) as mock, TestClient(create_app(svc)) as client:

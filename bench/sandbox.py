@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from flows.build import build_one  # noqa: E402
-from flows.config import load_config  # noqa: E402
-from flows.events import Event  # noqa: E402
+from flows.project.config import load_config  # noqa: E402
+from flows.project.events import Event  # noqa: E402
 from flows.runtime import Runtime  # noqa: E402
+from flows.sandbox.build import build_one  # noqa: E402
 
 CONFIG = ROOT / "tests" / "components" / "app.yaml"
 

@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from flows import __version__
-from flows.build import build_one, project_components
-from flows.config import AppConfig, load_config
 from flows.errors import FlowsError
+from flows.project.config import AppConfig, load_config
+from flows.sandbox.build import build_one, project_components
 
 CONFIG = click.option(
     "--config",
@@ -96,8 +96,8 @@ def run(
     written. Exit status: 0 the flow succeeded, 1 the flow failed, 2 bad input
     or config.
     """
-    from flows.events import load_event
-    from flows.replay import Recording, load_recording, save_recorded_event
+    from flows.capabilities.replay import Recording, load_recording, save_recorded_event
+    from flows.project.events import load_event
     from flows.runtime import Runtime
 
     recording = None
@@ -108,12 +108,12 @@ def run(
         replay = None if live else load_recording(event_path)
         runtime = Runtime(cfg)
         if replay is not None:
-            runtime.host.replay(replay)
+            runtime.capabilities.replay(replay)
             dry_run = True
             click.echo(f"replaying the recording in {event_path}: nothing is sent", err=True)
         elif record_path is not None:
             recording = Recording(source=str(record_path))
-            runtime.host.record(recording)
+            runtime.capabilities.record(recording)
         runtime.plan(flow)
     except FlowsError as e:
         kind = type(e).__name__.removesuffix("Error").lower() or "input"
@@ -131,7 +131,7 @@ def run(
 
 
 def _service(cfg: AppConfig, migrate: bool | None = None):  # -> Service
-    from flows.service import Service
+    from flows.server.service import Service
 
     _logging()
     try:
@@ -160,7 +160,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     """Webhook API plus in-process workers (migrates SQLite and builds flows first)."""
     import uvicorn
 
-    from flows.server import create_app
+    from flows.server.http import create_app
 
     cfg = _load(config_path)
     service = _service(cfg)
@@ -221,12 +221,12 @@ def memory() -> None:
 
 
 def _stores(config_path: Path):  # -> (MemoryStore, KnowledgeStore)
-    from flows.host import HostServices
+    from flows.capabilities.provider import Capabilities
 
     cfg = _load(config_path)
     try:
-        host = HostServices(cfg)
-        return host.memory_store(), host.knowledge_store()
+        caps = Capabilities(cfg)
+        return caps.checked_memory_store(), caps.knowledge_store()
     except FlowsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -291,7 +291,7 @@ def memory_forget(
 @main.command()
 def templates() -> None:
     """List the flow templates `flows new` can start from."""
-    from flows.templates import list_templates
+    from flows.devtools.templates import list_templates
 
     for t in list_templates():
         needs = ", ".join(t.manifest.integrations) or "-"
@@ -304,7 +304,7 @@ def templates() -> None:
 @CONFIG
 def new(template: str, name: str, config_path: Path) -> None:
     """Start flow NAME from TEMPLATE: copy it to functions/NAME, add it to app.yaml."""
-    from flows.templates import next_steps, scaffold
+    from flows.devtools.templates import next_steps, scaffold
 
     try:
         target = scaffold(template, name, config_path)
@@ -329,7 +329,7 @@ def dev(
     flow: str, event_path: Path | None, interval: float, runs: int | None, config_path: Path
 ) -> None:
     """Rebuild FLOW whenever its code changes and replay its last event (dry run)."""
-    from flows.dev import watch
+    from flows.devtools.watch import watch
 
     cfg = _load(config_path)
     try:
@@ -361,7 +361,7 @@ def config_check(config_path: Path) -> None:
 @CONFIG
 def config_schema(config_path: Path) -> None:
     """Print app.yaml's JSON Schema, with each flow's settings schema where known."""
-    from flows.config import json_schema
+    from flows.project.config import json_schema
 
     click.echo(json.dumps(json_schema(config_path), indent=2))
 

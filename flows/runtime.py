@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from flows.build import BuiltComponent, ComponentSource, build_one, project_wit
-from flows.config import AppConfig
-from flows.events import Event
-from flows.host import HostServices
-from flows.run import RunReport
+from flows.capabilities.provider import Capabilities
+from flows.project.config import AppConfig
+from flows.project.events import Event
+from flows.sandbox.build import BuiltComponent, ComponentSource, build_one, project_wit
 from flows.sandbox.engine import Engine, LoadedComponent, get_engine
 from flows.sandbox.linking import FlowPlan, plan_flow
+from flows.sandbox.report import RunReport
 from flows.sandbox.runner import run_plan
 
 
@@ -19,10 +19,13 @@ class Runtime:
     """Flows of one app.yaml, loaded once and run many times."""
 
     def __init__(
-        self, cfg: AppConfig, host: HostServices | None = None, engine: Engine | None = None
+        self,
+        cfg: AppConfig,
+        capabilities: Capabilities | None = None,
+        engine: Engine | None = None,
     ) -> None:
         self.cfg = cfg
-        self.host = host or HostServices(cfg)
+        self.capabilities = capabilities or Capabilities(cfg)
         self.engine = engine or get_engine()
         self._plans: dict[str, FlowPlan] = {}
         self._lock = threading.Lock()
@@ -49,7 +52,7 @@ class Runtime:
                 )
                 for iname in flow.integrations
             }
-            plan = plan_flow(name, flow, function, integrations, self.host.available())
+            plan = plan_flow(name, flow, function, integrations, self.capabilities.available())
             self._plans[name] = plan
             return plan
 
@@ -66,8 +69,8 @@ class Runtime:
             self.engine,
             plan,
             event,
-            self.host.capabilities,
-            self.host.recorder(),
+            self.capabilities.for_run,
+            self.capabilities.journal(),
             dry_run=dry_run,
             run_id=run_id,
             inspect=inspect,

@@ -25,12 +25,12 @@ from typing import Any
 
 import yaml
 
-from flows.config import AppConfig, parse_config
-from flows.events import Event, load_event
-from flows.manifest import load_manifest
-from flows.replay import Recording, load_recording, request_key
-from flows.run import RunReport
+from flows.capabilities.replay import Recording, load_recording, request_key
+from flows.project.config import AppConfig, parse_config
+from flows.project.events import Event, load_event
+from flows.project.manifest import load_manifest
 from flows.runtime import Runtime
+from flows.sandbox.report import RunReport
 
 
 def project_root(start: Path) -> Path:
@@ -85,8 +85,8 @@ class FlowTest:
             change(event.payload)
         recording = load_recording(path) or Recording(source=str(path))
         recording = self._vary(recording, llm, github)
-        self.runtime.host.replay(recording)
-        self.model_calls = self.runtime.host.llm.calls
+        self.runtime.capabilities.replay(recording)
+        self.model_calls = self.runtime.capabilities.llm.calls
         return self.runtime.run(self.name, event, dry_run=True)
 
     @staticmethod

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from flows.config import AppConfig, load_config
-from flows.events import Event
+from flows.project.config import AppConfig, load_config
+from flows.project.events import Event
 from flows.runtime import Runtime
 from tests.fakes.github import FakeGitHub, load_fixture
 

@@ -19,15 +19,15 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from flows.events import Event
-from flows.llm import Completion, estimate_tokens
-from flows.replay import Recording, save_recorded_event
+from flows.capabilities.llm.backend import Completion, estimate_tokens
+from flows.capabilities.replay import Recording, save_recorded_event
+from flows.project.events import Event
 from flows.runtime import Runtime
 from flows.testing import FlowTest
-from tests.crfixtures import comment_payload, make_git, pr_payload
 from tests.fakes.git import GitRepo
 from tests.fakes.github import FakeGitHub, load_fixture
 from tests.fakes.model import Rule, ScriptedModel
+from tests.functions.code_review.fixtures import comment_payload, make_git, pr_payload
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "ghs_" + uuid.uuid4().hex
@@ -64,9 +64,9 @@ def record(
     cfg.github.token = SecretStr(TOKEN)
     cfg.github.request_interval_s = cfg.github.write_interval_s = 0
     runtime = Runtime(cfg)
-    runtime.host.llm = CannedModel(answer)
+    runtime.capabilities.llm = CannedModel(answer)
     recording = Recording()
-    runtime.host.record(recording)
+    runtime.capabilities.record(recording)
     report = runtime.run(test.name, event, dry_run=True)
     if not report.ok:
         raise SystemExit(f"{folder}/{name}: {report.error}")

@@ -44,8 +44,8 @@ def test_build_twice_second_is_all_cached():
     assert again.returncode == 0
     lines = again.stdout.strip().splitlines()
     assert all(line.startswith("cached") for line in lines[:-1])
-    from flows.build import project_components
-    from flows.config import load_config
+    from flows.project.config import load_config
+    from flows.sandbox.build import project_components
 
     n = len(project_components(load_config(COMPONENTS / "app.yaml")))
     assert n >= 8 and lines[-1].startswith(f"{n} components")

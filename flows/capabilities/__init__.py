@@ -1,28 +1,8 @@
-"""Host capabilities: trusted Python behind the flows:host WIT interfaces.
+"""The host side of the flows:host WIT package, one package per interface,
+each the same shape: `api.py` (the binding a guest calls), then the client or
+store behind it. `github/` (api, client and retry policy, App auth), `llm/`
+(api, backends), `memory/` (api, store, knowledge, feedback); `replay.py`
+(recorded and replayed doubles); `provider.py` (Capabilities: the secrets
+and clients of this process, handed to each run).
 
-A capability is an object with a class attribute `interface` and one method
-per WIT function (`list-keys` -> `list_keys`). A method returns the ok value;
-raising HostError returns the `err` case to the guest.
-"""
-
-from __future__ import annotations
-
-HOST_LOG = "flows:host/log@0.1.0"
-HOST_GITHUB_API = "flows:host/github-api@0.1.0"
-HOST_LLM = "flows:host/llm-backend@0.1.0"
-HOST_MEMORY = "flows:host/memory@0.1.0"
-HOST_INTERFACES = (HOST_LOG, HOST_GITHUB_API, HOST_LLM, HOST_MEMORY)
-
-
-class HostError(Exception):
-    """An expected failure, returned to the guest as the `err` of a result.
-
-    `transient` marks failures worth retrying later (GitHub 5xx, rate limits,
-    timeouts); `retry_after` is the wait the server asked for, in seconds."""
-
-    def __init__(
-        self, message: str, transient: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.transient = transient
-        self.retry_after = retry_after
+Imports: flows.sandbox, flows.project, flows.db, flows.errors."""

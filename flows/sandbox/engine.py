@@ -16,7 +16,7 @@ from pathlib import Path
 import wasmtime
 from wasmtime import component as wc
 
-from flows.build import BuiltComponent, cache_dir
+from flows.sandbox.build import BuiltComponent, cache_dir
 
 TICK_S = 0.01  # epoch granularity: deadlines are accurate to about 10 ms
 OUTPUT_CAP = 256 * 1024  # bytes of each guest stream kept in the run log

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flows.capabilities import HOST_INTERFACES, HOST_LOG, HOST_MEMORY
-from flows.config import FlowConfig
 from flows.errors import LinkError
+from flows.project.config import FlowConfig
+from flows.sandbox.capability import HOST_INTERFACES, HOST_LOG, HOST_MEMORY
 from flows.sandbox.engine import LoadedComponent
 
 WASI_PREFIX = "wasi:"

@@ -12,16 +12,16 @@ from typing import Any
 import wasmtime
 from wasmtime import component as wc
 
-from flows.capabilities import HOST_LOG, HostError
-from flows.capabilities.log import Log
-from flows.config import Limits
-from flows.events import Event
-from flows.run import Failure, RunContext, RunRecorder, RunReport, llm_summary, new_run_id
+from flows.project.config import Limits
+from flows.project.events import Event
+from flows.sandbox.capability import HOST_LOG, HostError
 from flows.sandbox.engine import FUEL_UNLIMITED, Engine, GuestOutput, LoadedComponent
 from flows.sandbox.linking import FlowPlan
-from flows.sandbox.values import record, result_wrappers
+from flows.sandbox.log import Log
+from flows.sandbox.report import Failure, RunContext, RunJournal, RunReport, llm_summary, new_run_id
+from flows.sandbox.values import result_wrappers, wit_record
 
-CapabilityFactory = Callable[[RunContext, RunRecorder], dict[str, Any]]
+CapabilityFactory = Callable[[RunContext, RunJournal], dict[str, Any]]
 _FRAME = re.compile(r'File "/(\d+)/([^"]+)", line (\d+)')
 
 
@@ -61,7 +61,7 @@ def classify(error: Exception, component: str, stderr: str, limits: Limits) -> F
 class _Sandbox:
     """The stores, outputs and instances of one run."""
 
-    def __init__(self, engine: Engine, limits: Limits, ctx: RunContext, rec: RunRecorder) -> None:
+    def __init__(self, engine: Engine, limits: Limits, ctx: RunContext, rec: RunJournal) -> None:
         self.engine = engine
         self.limits = limits
         self.ctx = ctx
@@ -164,7 +164,7 @@ def run_plan(
     plan: FlowPlan,
     event: Event,
     capabilities: CapabilityFactory,
-    recorder: RunRecorder,
+    journal: RunJournal,
     dry_run: bool = False,
     run_id: str | None = None,
     inspect: Callable[[], None] | None = None,
@@ -185,12 +185,12 @@ def run_plan(
         deadline=start + limits.timeout_s,
         thread=event.thread,
     )
-    box = _Sandbox(engine, limits, ctx, recorder)
+    box = _Sandbox(engine, limits, ctx, journal)
     timings: dict[str, float] = {}
     result: Any = None
     fuel: dict[str, int] = {}
     try:
-        caps = capabilities(ctx, recorder)
+        caps = capabilities(ctx, journal)
         t0 = time.perf_counter()
         instances: dict[str, tuple[wasmtime.Store, wc.Instance]] = {}
         for iname, comp in plan.integrations.items():
@@ -224,23 +224,23 @@ def run_plan(
         t1 = time.perf_counter()
         timings["instantiate"] = round((t1 - t0) * 1000, 2)
         handle = instance.get_func(store, "handle")
-        out = handle(store, event.to_record(), _context_record(plan, ctx))
+        out = handle(store, _event_record(event), _context_record(plan, ctx))
         handle.post_return(store)
         timings["call"] = round((time.perf_counter() - t1) * 1000, 2)
         if out.tag == "ok":
             result = _parse_result(out.payload)
         else:
-            recorder.fail(Failure("flow_error", "function", str(out.payload)))
+            journal.fail(Failure("flow_error", "function", str(out.payload)))
         if inspect is not None:
             inspect()
     except wasmtime.WasmtimeError as e:
         box.fail_from(e, "function")
     except Exception as e:  # a host-side bug must not take the worker down
-        recorder.fail(Failure("host_error", "host", f"{type(e).__name__}: {e}"))
+        journal.fail(Failure("host_error", "host", f"{type(e).__name__}: {e}"))
     finally:
         fuel = box.collect()
         box.close()
-    failure = recorder.failure
+    failure = journal.failure
     return RunReport(
         run_id=ctx.run_id,
         flow=plan.name,
@@ -252,8 +252,8 @@ def run_plan(
         status="failed" if failure else "ok",
         error=failure,
         result=result,
-        writes=recorder.writes,
-        logs=recorder.logs,
+        writes=journal.writes,
+        logs=journal.logs,
         duration_ms=round((time.monotonic() - start) * 1000, 2),
         timings_ms=timings,
         resources={
@@ -261,13 +261,24 @@ def run_plan(
             "limits": limits.model_dump(),
             "components": [plan.function.built.source.name, *plan.integrations],
         },
-        llm=llm_summary(recorder.llm_calls),
-        retry=recorder.retry if failure else None,
+        llm=llm_summary(journal.llm_calls),
+        retry=journal.retry if failure else None,
+    )
+
+
+def _event_record(event: Event) -> wc.Record:
+    return wit_record(
+        {
+            "name": event.name,
+            "action": event.action,
+            "delivery-id": event.delivery_id,
+            "payload": event.raw if event.raw is not None else json.dumps(event.payload),
+        }
     )
 
 
 def _context_record(plan: FlowPlan, ctx: RunContext) -> wc.Record:
-    return record(
+    return wit_record(
         {
             "flow": plan.name,
             "run-id": ctx.run_id,

@@ -27,7 +27,7 @@ def _add_classes(self: Any, s: set[type]) -> None:
 _types.VariantLikeType.add_classes = _add_classes
 
 
-def record(fields: dict[str, Any]) -> wc.Record:
+def wit_record(fields: dict[str, Any]) -> wc.Record:
     """A record with WIT field names (kebab-case) as attributes."""
     r = wc.Record()
     for name, value in fields.items():

@@ -27,7 +27,7 @@ import jwt
 
 from tests.fakes.git import GitRepo
 
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "github"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "github"
 DOCS = "https://docs.github.com/rest"
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 

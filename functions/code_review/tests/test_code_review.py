@@ -1,6 +1,6 @@
 """code-review in its sandbox, offline, on the recorded sample (see flows.testing).
 The full behaviour (pushes, commands, memory, PostgreSQL) is tested end to end
-in the repository's tests/test_code_review*.py."""
+in the repository's tests/functions/code_review/."""
 
 import json
 from pathlib import Path

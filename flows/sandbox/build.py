@@ -1,0 +1,249 @@
+"""`flows build`: Python sources -> Wasm components, cached by content hash.
+
+A component is a folder with `app.py`, a `world.wit` naming the world it
+targets, and optionally `requirements.txt` listing pure-Python packages to
+bundle. The WIT packages in flows/wit are available to every world.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from flows.errors import BuildError
+from flows.project.config import AppConfig
+
+# Bump when the build procedure changes in a way that changes outputs.
+BUILD_FORMAT = "2"
+# The CPython inside componentize-py 0.25's runtime; bundled wheels must suit it.
+GUEST_PYTHON = "3.14"
+WIT_DIR = Path(__file__).resolve().parents[1] / "wit"
+# pure-Python modules every guest may import (e.g. `import diff`)
+GUEST_LIB = Path(__file__).resolve().parents[1] / "guest"
+_SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", "samples", ".git"}
+# what a function folder holds for people and tools, not for the component
+_SKIP_FILES = {"flow.yaml", "README.md"}
+_WORLD = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class ComponentSource:
+    """A folder that builds into one component."""
+
+    kind: str  # "function" or "integration"
+    name: str
+    path: Path
+    # the project's own WIT packages (a `wit/` folder next to app.yaml), if any
+    project_wit: Path | None = None
+
+    def wit_dirs(self) -> list[Path]:
+        return [WIT_DIR] + ([self.project_wit] if self.project_wit else [])
+
+
+@dataclass(frozen=True)
+class BuiltComponent:
+    source: ComponentSource
+    digest: str
+    wasm: Path
+    cached: bool
+    seconds: float
+
+
+def cache_dir() -> Path:
+    """Where built components, bundled dependencies and compiled code are kept."""
+    env = os.environ.get("FLOWS_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "flows"
+
+
+def tool_version() -> str:
+    return metadata.version("componentize-py")
+
+
+def project_components(cfg: AppConfig) -> list[ComponentSource]:
+    """Every function and integration of the project: the folders under
+    functions/ and integrations/, plus any flow function that lives elsewhere."""
+    found: dict[Path, ComponentSource] = {}
+    wit = project_wit(cfg)
+    for kind, folder in (("function", "functions"), ("integration", "integrations")):
+        base = cfg.root / folder
+        if base.is_dir():
+            for d in sorted(base.iterdir()):
+                if (d / "app.py").is_file():
+                    found[d.resolve()] = ComponentSource(kind, d.name, d.resolve(), wit)
+    for flow in cfg.flows.values():
+        d = flow.function.resolve()
+        found.setdefault(d, ComponentSource("function", d.name, d, wit))
+    for flow in cfg.flows.values():
+        for name in flow.integrations:
+            d = cfg.integration_dir(name).resolve()
+            found.setdefault(d, ComponentSource("integration", name, d, wit))
+    return list(found.values())
+
+
+def project_wit(cfg: AppConfig) -> Path | None:
+    d = cfg.root / "wit"
+    return d.resolve() if d.is_dir() else None
+
+
+def _source_files(root: Path) -> list[Path]:
+    files = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+        for f in sorted(filenames):
+            if not f.endswith((".pyc", ".pyo")) and not f.startswith(".") and f not in _SKIP_FILES:
+                files.append(Path(dirpath) / f)
+    return files
+
+
+def digest(src: ComponentSource) -> str:
+    """Content hash of everything that determines the component's bytes."""
+    h = hashlib.sha256()
+    h.update(f"format={BUILD_FORMAT};componentize-py={tool_version()};".encode())
+    roots = [("src", src.path), ("lib", GUEST_LIB)]
+    roots += [(f"wit{i}", d) for i, d in enumerate(src.wit_dirs())]
+    for label, root in roots:
+        for f in _source_files(root):
+            h.update(f"{label}:{f.relative_to(root).as_posix()}\0".encode())
+            h.update(f.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def world_name(src: ComponentSource) -> str:
+    wit = src.path / "world.wit"
+    if not wit.is_file():
+        raise BuildError(f"{wit}: missing; a component declares the world it targets in world.wit")
+    names = _WORLD.findall(wit.read_text(encoding="utf-8"))
+    if len(names) != 1:
+        raise BuildError(f"{wit}: expected exactly one `world NAME {{`, found {len(names)}")
+    return names[0]
+
+
+def _install_deps(src: ComponentSource, cache: Path) -> Path | None:
+    req = src.path / "requirements.txt"
+    if not req.is_file():
+        return None
+    key = hashlib.sha256(f"{GUEST_PYTHON}\0".encode() + req.read_bytes()).hexdigest()[:24]
+    target = cache / "deps" / key
+    if (target / ".complete").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".deps-", dir=target.parent))
+    cmd = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        "--target", str(tmp), "--only-binary=:all:", "--platform", "any",
+        "--implementation", "py", "--python-version", GUEST_PYTHON, "--abi", "none",
+        "-r", str(req),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
+        raise BuildError(
+            f"{req}: cannot install pure-Python dependencies for the guest "
+            f"(only py3-none-any wheels can be bundled):\n  " + "\n  ".join(detail)
+        )
+    (tmp / ".complete").write_text("ok")
+    try:
+        tmp.rename(target)
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / ".complete").is_file():
+            raise
+    return target
+
+
+def _stage_wit(src: ComponentSource, stage: Path) -> None:
+    shutil.copyfile(src.path / "world.wit", stage / "world.wit")
+    deps = stage / "deps"
+    deps.mkdir()
+    for d in src.wit_dirs():
+        for f in sorted(d.glob("*.wit")):
+            if (deps / f.name).exists():
+                raise BuildError(f"{f}: a WIT file of this name is already in {WIT_DIR}")
+            shutil.copyfile(f, deps / f.name)
+
+
+def _clean_error(output: str, paths: dict[str, Path], src: ComponentSource) -> str:
+    """Turn componentize-py's output into `file:line: message` for the author."""
+    text = output.split("AssertionError: ", 1)[-1]
+    if "-->" not in text:  # WIT errors keep their location under "Caused by"
+        text = text.split("\nCaused by:", 1)[0]
+    text = text.split("\nStack backtrace:", 1)[0].strip()
+    for guest, real in paths.items():
+        text = text.replace(f'"{guest}/', f'"{real}/')
+    for d in src.wit_dirs():
+        for f in d.glob("*.wit"):
+            text = re.sub(rf"--> [^\s]*?deps/{re.escape(f.name)}", f"--> {f}", text)
+    text = re.sub(r"--> [^\s]*?world\.wit", f"--> {src.path / 'world.wit'}", text)
+    frames = re.findall(r'File "([^"]+)", line (\d+)', text)
+    inside = [(f, n) for f, n in frames if f.startswith(str(src.path))]
+    if inside:
+        f, n = inside[-1]
+        last = text.strip().splitlines()[-1]
+        return f"{f}:{n}: {last}\n{text}"
+    loc = re.search(r"--> (\S+):(\d+):(\d+)", text)
+    if loc:
+        return f"{loc.group(1)}:{loc.group(2)}: {text.splitlines()[0]}\n{text}"
+    return f"{src.path}: {text}"
+
+
+def build_one(src: ComponentSource, force: bool = False) -> BuiltComponent:
+    """Build one component, or return the cached build for the same content."""
+    start = time.perf_counter()
+    cache = cache_dir()
+    (cache / "components").mkdir(parents=True, exist_ok=True)
+    dig = digest(src)
+    out = cache / "components" / f"{dig}.wasm"
+    if out.is_file() and not force:
+        return BuiltComponent(src, dig, out, True, time.perf_counter() - start)
+    world = world_name(src)
+    deps = _install_deps(src, cache)
+    with tempfile.TemporaryDirectory(prefix="flows-build-") as tmp:
+        stage = Path(tmp) / "wit"
+        stage.mkdir()
+        _stage_wit(src, stage)
+        tmp_out = out.with_name(f".{dig}.{os.getpid()}.tmp")
+        python_paths = [src.path, GUEST_LIB] + ([deps] if deps else [])
+        cmd = [
+            "componentize-py", "-d", str(stage), "-w", world, "componentize",
+            *[a for p in python_paths for a in ("-p", str(p))],
+            "app", "-o", str(tmp_out),
+        ]  # fmt: skip
+        # componentize-py appends $VIRTUAL_ENV's (or the running Python's)
+        # site-packages to the search path; an empty VIRTUAL_ENV keeps the
+        # host's packages out, so a guest gets only what it declares.
+        hermetic = Path(tmp) / "no-venv"
+        hermetic.mkdir()
+        env = {
+            **os.environ,
+            "VIRTUAL_ENV": str(hermetic),
+            "RUST_BACKTRACE": "0",
+            "RUST_LIB_BACKTRACE": "0",
+        }
+        exe = shutil.which("componentize-py") or str(Path(sys.executable).parent / cmd[0])
+        proc = subprocess.run([exe, *cmd[1:]], capture_output=True, text=True, env=env)
+        if proc.returncode != 0 or not tmp_out.is_file():
+            guest = {f"/{i}": p for i, p in enumerate(python_paths)}
+            tmp_out.unlink(missing_ok=True)
+            msg = _clean_error(proc.stderr + proc.stdout, guest, src)
+            raise BuildError(f"build of {src.kind} {src.name!r} failed:\n{msg}")
+        os.replace(tmp_out, out)
+    return BuiltComponent(src, dig, out, False, time.perf_counter() - start)
+
+
+def build_all(sources: Iterable[ComponentSource], force: bool = False) -> list[BuiltComponent]:
+    return [build_one(s, force=force) for s in sources]

@@ -1,0 +1,155 @@
+"""One run of a flow: its context, what it recorded, and the report."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+MAX_LOG_LINES = 2000
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class RunContext:
+    """What the host knows about the run; capabilities are scoped by it."""
+
+    run_id: str
+    flow: str
+    event_name: str
+    repository: str | None
+    installation_id: int | None
+    dry_run: bool
+    deadline: float  # time.monotonic() by which the run must end
+    # the pull request or issue number of the event (its memory thread)
+    thread: int | None = None
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+@dataclass
+class Failure:
+    """Why a run failed. `kind` is one of: timeout, memory, fuel, exception,
+    trap, flow_error, host_error, link_error, bad_input."""
+
+    kind: str
+    component: str
+    message: str
+
+
+class Redactor:
+    """Replaces known secrets in anything that is recorded."""
+
+    def __init__(self, secrets: list[str] | None = None) -> None:
+        self._secrets: list[str] = []
+        self.add(*(secrets or []))
+
+    def add(self, *secrets: str) -> None:
+        """Also mask these (e.g. an installation token minted just now)."""
+        known = set(self._secrets) | {s for s in secrets if s and len(s) >= 4}
+        self._secrets = sorted(known, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for s in self._secrets:
+            if s in text:
+                text = text.replace(s, "[redacted]")
+        return text
+
+
+class RunJournal:
+    """Collects logs, GitHub writes and LLM usage during a run (thread-safe)."""
+
+    def __init__(self, redact: Redactor | None = None) -> None:
+        self._lock = threading.Lock()
+        self._start = time.monotonic()
+        self._redact = redact or Redactor()
+        self.logs: list[dict[str, Any]] = []
+        self.writes: list[dict[str, Any]] = []
+        self.llm_calls: list[dict[str, Any]] = []
+        self.dropped_logs = 0
+        self.failure: Failure | None = None
+        # set when something failed that may work later (see HostError.transient)
+        self.retry: dict[str, Any] | None = None
+
+    def log(self, component: str, level: str, message: str) -> None:
+        with self._lock:
+            if len(self.logs) >= MAX_LOG_LINES:
+                self.dropped_logs += 1
+                return
+            self.logs.append(
+                {
+                    "t_ms": round((time.monotonic() - self._start) * 1000, 1),
+                    "component": component,
+                    "level": level,
+                    "message": self._redact(message),
+                }
+            )
+
+    def write(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.writes.append(entry)
+
+    def llm_call(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.llm_calls.append(entry)
+
+    def transient(self, reason: str, retry_after: float | None = None) -> None:
+        """Note a failure worth retrying later; the longest wait asked for wins."""
+        with self._lock:
+            wait = retry_after
+            if self.retry is not None and self.retry.get("after_s") is not None:
+                wait = max(wait or 0.0, self.retry["after_s"])
+            self.retry = {"reason": self._redact(reason), "after_s": wait}
+
+    def fail(self, failure: Failure) -> None:
+        """Record the first failure; later ones are consequences of it."""
+        with self._lock:
+            if self.failure is None:
+                self.failure = Failure(
+                    failure.kind, failure.component, self._redact(failure.message)
+                )
+
+
+@dataclass
+class RunReport:
+    run_id: str
+    flow: str
+    event: str
+    action: str | None
+    delivery_id: str
+    repository: str | None
+    dry_run: bool
+    status: str  # "ok" or "failed"
+    error: Failure | None
+    result: Any
+    writes: list[dict[str, Any]]
+    logs: list[dict[str, Any]]
+    duration_ms: float
+    timings_ms: dict[str, float]
+    resources: dict[str, Any]
+    llm: dict[str, Any] = field(default_factory=dict)
+    # for a failed run: {"reason", "after_s"} when a retry later may succeed
+    retry: dict[str, Any] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def llm_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "calls": len(calls),
+        "prompt_tokens": sum(c.get("prompt_tokens", 0) for c in calls),
+        "completion_tokens": sum(c.get("completion_tokens", 0) for c in calls),
+        "latency_ms": round(sum(c.get("latency_ms", 0) for c in calls), 1),
+        "by_call": calls,
+    }
