@@ -22,6 +22,7 @@ from flows.sandbox.report import Failure, RunContext, RunJournal, RunReport, llm
 from flows.sandbox.values import result_wrappers, wit_record
 
 CapabilityFactory = Callable[[RunContext, RunJournal], dict[str, Any]]
+MONOTONIC_CLOCK = "wasi:clocks/monotonic-clock@"
 _FRAME = re.compile(r'File "/(\d+)/([^"]+)", line (\d+)')
 
 
@@ -87,6 +88,8 @@ class _Sandbox:
     def link_host(
         self, linker: wc.Linker, comp: LoadedComponent, label: str, caps: dict[str, Any]
     ) -> None:
+        linker.add_wasip2()
+        self._link_clock(linker, comp, label)
         with linker.root() as root:
             for iface, funcs in comp.imports.items():
                 cap = Log(self.rec, label) if iface == HOST_LOG else caps.get(iface)
@@ -95,6 +98,42 @@ class _Sandbox:
                 with root.add_instance(iface) as inst:
                     for fname, fty in funcs.items():
                         inst.add_func(fname, self._host_func(cap, iface, fname, fty.result))
+
+    def _link_clock(self, linker: wc.Linker, comp: LoadedComponent, label: str) -> None:
+        """The guest's monotonic clock, with the host's: it reads the time, but
+        cannot block. Epoch interruption cannot stop a guest parked in a WASI
+        wait (time.sleep), so a wait would hold the worker past the deadline;
+        instead it fails the run at once, saying so."""
+        for iface in comp.imports:
+            if not iface.startswith(MONOTONIC_CLOCK):
+                continue
+            linker.allow_shadowing = True
+            with linker.root() as root, root.add_instance(iface) as inst:
+                inst.add_func("now", lambda _store: time.monotonic_ns())
+                inst.add_func("resolution", lambda _store: 1)
+                inst.add_func("subscribe-duration", self._refuse_wait(label, lambda ns: ns))
+                inst.add_func(
+                    "subscribe-instant",
+                    self._refuse_wait(label, lambda at: at - time.monotonic_ns()),
+                )
+            linker.allow_shadowing = False
+
+    def _refuse_wait(self, label: str, wait_ns: Callable[[int], int]):
+        def call(_store: Any, value: int) -> Any:
+            seconds = max(0, wait_ns(value)) / 1e9
+            self.rec.fail(
+                Failure(
+                    "blocked",
+                    label,
+                    f"{label} tried to wait {seconds:.3g} s on the clock (time.sleep or a "
+                    "timed wait); a flow may not block its worker: the host paces GitHub "
+                    f"and model calls itself, and the run ends at limits.timeout_s "
+                    f"({self.limits.timeout_s:g} s)",
+                )
+            )
+            raise RuntimeError("waiting on the clock is not allowed in a flow")
+
+        return call
 
     def _host_func(self, cap: Any, iface: str, fname: str, result_ty: Any):
         method = getattr(cap, fname.replace("-", "_"))
@@ -197,7 +236,6 @@ def run_plan(
             label = f"integration:{iname}"
             store = box.store(label)
             linker = wc.Linker(engine.engine)
-            linker.add_wasip2()
             box.link_host(linker, comp, label, caps)
             try:
                 instances[iname] = (store, linker.instantiate(store, comp.component))
@@ -207,7 +245,6 @@ def run_plan(
         label = "function"
         store = box.store(label)
         linker = wc.Linker(engine.engine)
-        linker.add_wasip2()
         box.link_host(linker, plan.function, label, caps)
         with linker.root() as root:
             for iface, target in plan.routes.items():

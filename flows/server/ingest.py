@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,10 @@ from flows.server.queue import enqueue
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 INSTALLATION_EVENTS = ("installation", "installation_repositories")
+# a conflict other than the delivery id's own (a row another delivery made
+# meanwhile) is retried this many times in all
+STORE_ATTEMPTS = 3
+log = logging.getLogger("flows.ingest")
 
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
@@ -82,42 +87,59 @@ class Ingest:
                                  note=note, body=body, received_at=now))  # fmt: skip
             return Outcome(400, {"error": note, "delivery": delivery_id})
         ev = Event(event, payload, delivery_id)
+        for _attempt in range(STORE_ATTEMPTS):
+            try:
+                return self._store_with_jobs(ev, body, now)
+            except IntegrityError as e:
+                if self._exists(delivery_id):  # the same delivery stored meanwhile
+                    return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
+                conflict = str(e.orig).splitlines()[0] if e.orig is not None else str(e)
+                log.warning("delivery %s: %s; storing it again", delivery_id, conflict)
+        # answered as a failure, so GitHub shows it and it can be redelivered
+        return Outcome(503, {"error": f"could not store the delivery: {conflict}",
+                             "delivery": delivery_id})  # fmt: skip
+
+    def _exists(self, delivery_id: str) -> bool:
+        with transaction(self.session) as s:
+            return s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None
+
+    def _store_with_jobs(self, ev: Event, body: bytes, now: float) -> Outcome:
+        """One transaction: the delivery, what it changes, and its jobs."""
+        event, delivery_id, payload = ev.name, ev.delivery_id, ev.payload
         action, inst_id, repo_name = ev.action, ev.installation_id, ev.repository
         delivery = Delivery(id=delivery_id, event=event, action=action, installation_id=inst_id,
                             repository=repo_name, status="accepted", note=None, body=body,
                             received_at=now)  # fmt: skip
-        try:
-            with transaction(self.session) as s:
-                if s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None:
-                    return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
-                if event == "ping":
-                    delivery.status = "ping"
-                    s.add(delivery)
-                    return Outcome(200, {"pong": True, "zen": payload.get("zen")})
-                if event in INSTALLATION_EVENTS:
-                    delivery.note = installations.apply_event(s, event, payload, now)
-                    if event == "installation" and action == "deleted" and inst_id is not None:
-                        MemoryStore.delete_installation(s, inst_id)
-                        KnowledgeStore.delete_installation(s, inst_id)
-                elif inst_id is not None:
-                    state = installations.seen(s, inst_id, now).status
-                    if state != "active":
-                        delivery.status = "skipped"
-                        delivery.note = f"installation {inst_id} is {state}"
-                        s.add(delivery)
-                        return Outcome(202, {"delivery": delivery_id, "skipped": delivery.note})
+        with transaction(self.session) as s:
+            if s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None:
+                return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
+            if event == "ping":
+                delivery.status = "ping"
                 s.add(delivery)
-                s.flush()
-                if repo_name is not None:
-                    tenant = Tenant.of(inst_id, repo_name)
-                    self._thread_state(s, ev, tenant, now)
-                    delivery.note = feedback.apply(s, tenant, event, action, payload, now)
-                flows = [n for n, f in self.cfg.flows.items() if f.triggered_by(event, action)]
-                for name in flows:
-                    enqueue(s, delivery_id, name, event, action, concurrency_key(name, ev), now)
-                return Outcome(202, {"delivery": delivery_id, "jobs": len(flows), "flows": flows})
-        except IntegrityError:  # the same delivery id stored meanwhile by another request
-            return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
+                return Outcome(200, {"pong": True, "zen": payload.get("zen")})
+            if event in INSTALLATION_EVENTS:
+                delivery.note = installations.apply_event(s, event, payload, now)
+                if event == "installation" and action == "deleted" and inst_id is not None:
+                    MemoryStore.delete_installation(s, inst_id)
+                    KnowledgeStore.delete_installation(s, inst_id)
+            elif inst_id is not None:
+                state = installations.seen(s, inst_id, now).status
+                if state != "active":
+                    delivery.status = "skipped"
+                    delivery.note = f"installation {inst_id} is {state}"
+                    s.add(delivery)
+                    return Outcome(202, {"delivery": delivery_id, "skipped": delivery.note})
+            s.add(delivery)
+            s.flush()
+            if repo_name is not None:
+                tenant = Tenant.of(inst_id, repo_name)
+                self._thread_state(s, ev, tenant, now)
+                delivery.note = feedback.apply(s, tenant, event, action, payload, now)
+            flows = [n for n, f in self.cfg.flows.items() if f.triggered_by(event, action)]
+            for name in flows:
+                enqueue(s, delivery_id, name, event, action, concurrency_key(name, ev), now)
+            return Outcome(202, {"delivery": delivery_id, "jobs": len(flows), "flows": flows})
+
 
     def _thread_state(self, s: Session, ev: Event, tenant: Tenant, now: float) -> None:
         """A closed pull request or issue starts its memory's retention period."""

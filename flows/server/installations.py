@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from flows.db.models import Installation, Repository
@@ -24,14 +26,20 @@ def status_of(session: Session, installation_id: int) -> str | None:
     return row.status if row else None
 
 
+def _insert_new(session: Session, model: Any, **values: Any) -> None:
+    """INSERT … ON CONFLICT DO NOTHING: concurrent first sightings of the same
+    row (deliveries arriving together) all succeed, and one row is made."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+
+
 def seen(session: Session, installation_id: int, now: float) -> Installation:
     """The row for an installation, created as active the first time it is seen."""
     row = session.get(Installation, installation_id)
     if row is None:
-        row = Installation(
-            id=installation_id, account="", account_type="", status="active", updated_at=now
-        )
-        session.add(row)
+        _insert_new(session, Installation, id=installation_id, account="", account_type="",
+                    status="active", updated_at=now)  # fmt: skip
+        row = session.get(Installation, installation_id)
     return row
 
 
@@ -60,8 +68,9 @@ def apply_event(session: Session, event: str, payload: dict[str, Any], now: floa
         if isinstance(r, dict) and isinstance(r.get("id"), int):
             repo = session.get(Repository, r["id"])
             if repo is None:
-                repo = Repository(id=r["id"], installation_id=row.id, full_name="")
-                session.add(repo)
+                _insert_new(session, Repository, id=r["id"], installation_id=row.id,
+                            full_name="", removed=False)  # fmt: skip
+                repo = session.get(Repository, r["id"])
             repo.installation_id = row.id
             repo.full_name = str(r.get("full_name") or repo.full_name)
             repo.removed = False

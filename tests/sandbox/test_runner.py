@@ -90,6 +90,23 @@ def test_loop_inside_integration_stops_at_deadline(fake_github):
     assert report.error.component == "integration:alpha"
 
 
+@pytest.mark.parametrize(
+    "mode, component", [("sleep", "function"), ("integration-sleep", "integration:alpha")]
+)
+def test_a_guest_cannot_sleep_past_its_deadline(fake_github, mode, component):
+    # epoch interruption cannot stop a guest parked in a WASI wait: the clock
+    # the guest gets cannot block, so time.sleep(60) under a 2 s deadline ends now
+    rt = _runtime_with(fake_github, "probe", timeout_s=2)
+    report = rt.run("probe", probe_event(mode, seconds=60))
+    assert report.error.kind == "blocked", report.error
+    assert report.error.component == component
+    assert "tried to wait 60 s" in report.error.message
+    assert "limits.timeout_s (2 s)" in report.error.message
+    assert report.duration_ms < 2000
+    # the clock still reads: the same process runs the next event normally
+    assert rt.run("probe", probe_event("noop")).ok
+
+
 def test_unbounded_allocation_hits_memory_cap(probe_runtime):
     report = probe_runtime.run("probe", probe_event("mem"))
     assert report.error.kind == "memory"

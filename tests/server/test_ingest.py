@@ -98,6 +98,34 @@ def test_concurrent_redeliveries_store_one_delivery(client, service):
     assert len(rows(service, Job)) == 1
 
 
+def test_concurrent_first_deliveries_from_a_new_installation_are_all_stored(service):
+    # the first delivery of an installation makes its row; deliveries racing to
+    # make it must all be stored (a lost race is not a duplicate delivery)
+    for round_ in range(3):
+        installation = 9000 + round_
+        barrier = threading.Barrier(8)
+        answers = []
+
+        def send(i: int, installation: int = installation, barrier=barrier, answers=answers):
+            payload = load_fixture("pull_request.opened.json")
+            payload["installation"] = {"id": installation}
+            payload["pull_request"]["number"] = 100 + i
+            body = json.dumps(payload).encode()
+            barrier.wait()
+            answers.append(service.ingest.accept(f"first-{installation}-{i}", "pull_request", body))
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [a.status_code for a in answers] == [202] * 8
+        assert not any(a.body.get("duplicate") for a in answers), answers
+        stored = {d.id for d in rows(service, Delivery) if d.installation_id == installation}
+        assert len(stored) == 8
+        assert sum(1 for i in rows(service, Installation) if i.id == installation) == 1
+
+
 @pytest.mark.parametrize(
     ("secret", "extra"),
     [(None, {}), ("wrong-secret", {}), (SECRET, {"X-Hub-Signature-256": "sha1=abc"})],

@@ -2,6 +2,7 @@
 
 import json
 import sys
+import time
 
 import wit_world
 from componentize_py_types import Err
@@ -38,6 +39,9 @@ class WitWorld(wit_world.WitWorld):
             hog = []
             while True:
                 hog.append(bytearray(8 * 1024 * 1024))
+        if mode == "sleep":
+            time.sleep(payload.get("seconds", 30))
+            return "{}"
         if mode == "fuel":
             return str(sum(i * i for i in range(10**8)))
         if mode == "spam":

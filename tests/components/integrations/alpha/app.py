@@ -1,6 +1,7 @@
 """Test integration: calls the github-api host capability."""
 
 import json
+import time
 
 from componentize_py_types import Err
 from wit_world import exports
@@ -34,6 +35,8 @@ class Alpha(exports.Alpha):
             raise RuntimeError("alpha broke")
         while mode == "loop":
             pass
+        if mode == "sleep":
+            time.sleep(60)
         return mode
 
     def echo(self, text: str) -> str:
