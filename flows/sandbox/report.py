@@ -8,6 +8,8 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from wasmtime.component import Record, Variant
+
 MAX_LOG_LINES = 2000
 
 
@@ -62,6 +64,26 @@ class Redactor:
                 text = text.replace(s, "[redacted]")
         return text
 
+    def deep(self, value: Any) -> Any:
+        """`value` with every string in it masked: lists, tuples, dicts, and the
+        records and variants that cross the WIT boundary."""
+        if not self._secrets:
+            return value
+        if isinstance(value, str):
+            return self(value)
+        if isinstance(value, list):
+            return [self.deep(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.deep(v) for v in value)
+        if isinstance(value, dict):
+            return {self.deep(k): self.deep(v) for k, v in value.items()}
+        if isinstance(value, Variant):
+            return Variant(value.tag, self.deep(value.payload))
+        if isinstance(value, Record):
+            for name, field_value in vars(value).items():
+                setattr(value, name, self.deep(field_value))
+        return value
+
 
 class RunJournal:
     """Collects logs, GitHub writes and LLM usage during a run (thread-safe)."""
@@ -92,11 +114,17 @@ class RunJournal:
                 }
             )
 
+    def redact(self, value: Any) -> Any:
+        """What the host hands a guest or records: every known secret masked."""
+        return self._redact.deep(value)
+
     def write(self, entry: dict[str, Any]) -> None:
+        entry = self._redact.deep(entry)
         with self._lock:
             self.writes.append(entry)
 
     def llm_call(self, entry: dict[str, Any]) -> None:
+        entry = self._redact.deep(entry)
         with self._lock:
             self.llm_calls.append(entry)
 

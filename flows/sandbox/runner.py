@@ -150,12 +150,13 @@ class _Sandbox:
                     self.rec.fail(Failure("host_error", who, f"{fname}: {e}"))
                     raise
                 self.rec.log(who, "warn", f"{fname}: {e}")
-                return wrap[1](str(e))
+                return wrap[1](self.rec.redact(str(e)))
             except Exception as e:
                 self.rec.fail(
                     Failure("host_error", who, f"{fname} failed: {type(e).__name__}: {e}")
                 )
                 raise
+            value = self.rec.redact(value)  # nothing secret crosses into a guest
             return wrap[0](value) if wrap else value
 
         return call
@@ -265,7 +266,7 @@ def run_plan(
         handle.post_return(store)
         timings["call"] = round((time.perf_counter() - t1) * 1000, 2)
         if out.tag == "ok":
-            result = _parse_result(out.payload)
+            result = journal.redact(_parse_result(out.payload))
         else:
             journal.fail(Failure("flow_error", "function", str(out.payload)))
         if inspect is not None:

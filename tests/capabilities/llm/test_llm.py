@@ -234,3 +234,28 @@ def test_map_reduce_fits_any_text_and_says_what_did_not_fit(runtime):
         body = json.loads(call.request.content)
         text = " ".join(m["content"] for m in body["messages"])
         assert len(text) / 4 < 1024  # every request fits the context window
+
+
+@pytest.mark.slow
+@respx.mock
+@pytest.mark.parametrize("status", [400, 401, 500])
+def test_a_server_echoing_the_credentials_never_shows_them_to_a_guest(runtime, status):
+    # some gateways put the request's headers in their error text; none of it
+    # may reach guest memory, what the guest returns, or the stored report
+    def echo(request: httpx.Request) -> httpx.Response:
+        return error(status, f"bad request; headers were {dict(request.headers)}")
+
+    respx.post(f"{BASE}/chat/completions").mock(side_effect=echo)
+    seen = {}
+
+    def inspect():
+        seen["key"] = search(KEY.encode(), linear_memories())
+
+    op = ["chat", {"messages": [["user", "hi"]]}]
+    body = {**load_fixture("pull_request.opened.json"), "ops": [op, op]}
+    report = runtime.run("llm-probe", Event("pull_request", body), inspect=inspect)
+    assert report.ok, report.error
+    err = report.result[0]["err"]
+    assert "headers were" in err and "[redacted]" in err  # the guest got the message, masked
+    assert seen["key"] == []
+    assert KEY not in json.dumps(report.to_dict())
