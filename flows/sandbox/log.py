@@ -5,8 +5,6 @@ from __future__ import annotations
 from flows.sandbox.capability import HOST_LOG
 from flows.sandbox.report import RunJournal
 
-MAX_MESSAGE = 8 * 1024
-
 
 class Log:
     interface = HOST_LOG
@@ -16,6 +14,4 @@ class Log:
         self._component = component
 
     def log(self, level: str, message: str) -> None:
-        if len(message) > MAX_MESSAGE:
-            message = message[:MAX_MESSAGE] + f"... [{len(message) - MAX_MESSAGE} chars cut]"
         self._journal.log(self._component, str(level), message)

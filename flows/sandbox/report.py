@@ -11,6 +11,26 @@ from typing import Any
 from wasmtime.component import Record, Variant
 
 MAX_LOG_LINES = 2000
+MAX_MESSAGE = 8 * 1024  # a log line or a failure's message
+MAX_RECORDED_TEXT = 64 * 1024  # one string in a recorded write or model call
+MAX_RESULT = 256 * 1024  # what a run may return, as JSON text
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text`, cut to `limit` characters with a note saying how much went."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"... [{len(text) - limit} chars cut]"
+
+
+def _clip_deep(value: Any) -> Any:
+    if isinstance(value, str):
+        return clip(value, MAX_RECORDED_TEXT)
+    if isinstance(value, list):
+        return [_clip_deep(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _clip_deep(v) for k, v in value.items()}
+    return value
 
 
 def new_run_id() -> str:
@@ -110,7 +130,7 @@ class RunJournal:
                     "t_ms": round((time.monotonic() - self._start) * 1000, 1),
                     "component": component,
                     "level": level,
-                    "message": self._redact(message),
+                    "message": clip(self._redact(message)),
                 }
             )
 
@@ -119,12 +139,12 @@ class RunJournal:
         return self._redact.deep(value)
 
     def write(self, entry: dict[str, Any]) -> None:
-        entry = self._redact.deep(entry)
+        entry = _clip_deep(self._redact.deep(entry))
         with self._lock:
             self.writes.append(entry)
 
     def llm_call(self, entry: dict[str, Any]) -> None:
-        entry = self._redact.deep(entry)
+        entry = _clip_deep(self._redact.deep(entry))
         with self._lock:
             self.llm_calls.append(entry)
 
@@ -140,9 +160,8 @@ class RunJournal:
         """Record the first failure; later ones are consequences of it."""
         with self._lock:
             if self.failure is None:
-                self.failure = Failure(
-                    failure.kind, failure.component, self._redact(failure.message)
-                )
+                message = clip(self._redact(failure.message))
+                self.failure = Failure(failure.kind, failure.component, message)
 
 
 @dataclass

@@ -18,7 +18,15 @@ from flows.sandbox.capability import HOST_LOG, HostError
 from flows.sandbox.engine import FUEL_UNLIMITED, Engine, GuestOutput, LoadedComponent
 from flows.sandbox.linking import FlowPlan
 from flows.sandbox.log import Log
-from flows.sandbox.report import Failure, RunContext, RunJournal, RunReport, llm_summary, new_run_id
+from flows.sandbox.report import (
+    MAX_RESULT,
+    Failure,
+    RunContext,
+    RunJournal,
+    RunReport,
+    llm_summary,
+    new_run_id,
+)
 from flows.sandbox.values import result_wrappers, wit_record
 
 CapabilityFactory = Callable[[RunContext, RunJournal], dict[str, Any]]
@@ -266,7 +274,7 @@ def run_plan(
         handle.post_return(store)
         timings["call"] = round((time.perf_counter() - t1) * 1000, 2)
         if out.tag == "ok":
-            result = journal.redact(_parse_result(out.payload))
+            result = journal.redact(_parse_result(out.payload, journal))
         else:
             journal.fail(Failure("flow_error", "function", str(out.payload)))
         if inspect is not None:
@@ -328,7 +336,11 @@ def _context_record(plan: FlowPlan, ctx: RunContext) -> wc.Record:
     )
 
 
-def _parse_result(text: str) -> Any:
+def _parse_result(text: str, journal: RunJournal) -> Any:
+    if len(text) > MAX_RESULT:
+        journal.log("function", "warn", f"the result ({len(text)} chars) is over "
+                    f"{MAX_RESULT // 1024} KiB; only its start is kept")  # fmt: skip
+        return {"cut": True, "chars": len(text), "start": text[:4096]}
     try:
         return json.loads(text)
     except ValueError:

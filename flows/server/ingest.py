@@ -140,7 +140,6 @@ class Ingest:
                 enqueue(s, delivery_id, name, event, action, concurrency_key(name, ev), now)
             return Outcome(202, {"delivery": delivery_id, "jobs": len(flows), "flows": flows})
 
-
     def _thread_state(self, s: Session, ev: Event, tenant: Tenant, now: float) -> None:
         """A closed pull request or issue starts its memory's retention period."""
         if self.memory is None or ev.thread is None or ev.name not in ("pull_request", "issues"):

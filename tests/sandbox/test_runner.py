@@ -1,5 +1,7 @@
 """Limits, error mapping and host-mediated linking on real components."""
 
+import json
+
 import pytest
 
 from flows.project.config import load_config
@@ -125,6 +127,19 @@ def test_output_is_capped(probe_runtime):
     stdout = [log for log in report.logs if log["level"] == "stdout"]
     assert 200 < len(stdout) < 300  # 4 MiB printed, 256 KiB kept
     assert any(log["message"] == "output over 256 KiB was cut" for log in report.logs)
+
+
+def test_what_a_run_returns_and_records_is_bounded(probe_runtime):
+    big = probe_runtime.run("probe", probe_event("big", chars=3_000_000))
+    assert big.ok
+    assert big.result["cut"] is True and big.result["chars"] > 3_000_000
+    assert len(big.result["start"]) == 4096
+    assert any("only its start is kept" in log["message"] for log in big.logs)
+    failed = probe_runtime.run("probe", probe_event("big-err", chars=2_000_000))
+    assert failed.error.kind == "flow_error"
+    assert len(failed.error.message) < 9000 and "chars cut]" in failed.error.message
+    assert len(json.dumps(big.to_dict())) < 200_000
+    assert len(json.dumps(failed.to_dict())) < 200_000
 
 
 def test_process_stays_healthy_after_every_failure(probe_runtime):

@@ -39,6 +39,10 @@ class WitWorld(wit_world.WitWorld):
             hog = []
             while True:
                 hog.append(bytearray(8 * 1024 * 1024))
+        if mode == "big":
+            return json.dumps({"blob": "r" * payload.get("chars", 1)})
+        if mode == "big-err":
+            raise Err("e" * payload.get("chars", 1))
         if mode == "sleep":
             time.sleep(payload.get("seconds", 30))
             return "{}"
