@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from flows.db.models import Delivery
 from flows.project.config import AppConfig
 from flows.project.events import Event
 from flows.server import installations
+from flows.server.payload import Malformed, parse
 from flows.server.queue import enqueue
 
 MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
@@ -78,11 +78,9 @@ class Ingest:
         """Store one verified delivery and the jobs of every matching flow."""
         now = self.clock()
         try:
-            payload = json.loads(body)
-            if not isinstance(payload, dict):
-                raise ValueError(f"the payload is a JSON {type(payload).__name__}, not an object")
-        except (ValueError, UnicodeDecodeError) as e:
-            note = f"malformed JSON: {e}"
+            payload = parse(body)
+        except Malformed as e:
+            note = str(e)
             self._store(Delivery(id=delivery_id, event=event, action=None, status="malformed",
                                  note=note, body=body, received_at=now))  # fmt: skip
             return Outcome(400, {"error": note, "delivery": delivery_id})

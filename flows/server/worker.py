@@ -17,6 +17,7 @@ from flows.project.events import Event
 from flows.runtime import Runtime
 from flows.sandbox.report import RunReport, new_run_id
 from flows.server.metrics import Metrics
+from flows.server.payload import Malformed, parse
 from flows.server.queue import Claim, Queue
 
 log = logging.getLogger("flows.worker")
@@ -78,8 +79,13 @@ class Worker:
         if inst is not None and inst.status != "active":
             self.queue.finish(claim, "skipped", f"installation {inst.id} is {inst.status}")
             return
-        body = delivery.body.decode("utf-8", "replace")
-        event = Event(claim.event, json.loads(body), claim.delivery_id, raw=body)
+        try:
+            payload = parse(delivery.body)
+        except Malformed as e:  # stored by an older version, or edited: no retry will help
+            self.queue.finish(claim, "failed", f"the stored payload cannot be read: {e}")
+            return
+        body = delivery.body.decode("utf-8")
+        event = Event(claim.event, payload, claim.delivery_id, raw=body)
         run_id = new_run_id()
         started = time.time()
         try:

@@ -8,8 +8,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from flows.db import transaction
 from flows.db.migrate import upgrade
-from flows.db.models import Job, Run
+from flows.db.models import Delivery, Job, Run
 from flows.project.config import load_config
 from flows.server.service import Service
 from flows.server.worker import Worker
@@ -108,6 +109,19 @@ def test_a_payload_without_the_fields_the_flow_needs(service, fake_github):
     drain(Worker(service.runtime, service.queue, "w"))
     job = jobs(service)[0]
     assert job.state == "failed" and "no pull_request.number" in job.last_error
+
+
+def test_a_stored_payload_that_cannot_be_read_fails_at_once(service, fake_github):
+    # a body stored before ingest checked bodies (here: rewritten as UTF-16) is
+    # failed on the first attempt with the reason, not retried until dead
+    _repo, payload = pr_payload(fake_github)
+    delivery = deliver(service, "pull_request", payload)
+    with transaction(service.queue.session) as s:
+        s.get(Delivery, delivery).body = json.dumps(payload).encode("utf-16")
+    drain(Worker(service.runtime, service.queue, "w"))
+    for job in jobs(service) + jobs(service, "pr-size-broken"):
+        assert job.state == "failed" and job.attempts == 1
+        assert "the stored payload cannot be read: not UTF-8" in job.last_error
 
 
 def test_github_5xx_is_retried_with_backoff_then_dead_lettered(service, fake_github):
