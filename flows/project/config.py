@@ -39,6 +39,11 @@ class ServerConfig(_Model):
     workers: int = Field(2, ge=0, le=256)
     # the address GitHub reaches this server at (for /setup); default: the request's
     public_url: str | None = None
+    # a webhook body must arrive within this time (GitHub sends within 10 s)
+    body_timeout_s: float = Field(10.0, gt=0, le=300)
+    # what all webhook bodies being received at once, before their signature
+    # is checked, may hold in memory; more waits are refused with 503
+    pending_bodies_mb: int = Field(100, ge=1, le=4096)
 
 
 class QueueConfig(_Model):
@@ -182,8 +187,11 @@ def interpolate(value: Any, env: dict[str, str] | None = None, where: str = "") 
         got = env.get(name, "")
         return got if got != "" or default is None else default
 
-    if "${" in value and not _VAR.search(value):
-        raise ConfigError(f"{where}: malformed variable reference in {value!r}")
+    if "${" in _VAR.sub("", value):  # the value may be a secret: never quote it
+        raise ConfigError(
+            f"{where}: malformed variable reference (use ${{NAME}} or ${{NAME:-default}}, "
+            "and $${ for a literal ${)"
+        )
     return _VAR.sub(sub, value)
 
 

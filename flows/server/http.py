@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from flows.server.ingest import MAX_BODY, signature_ok
+from flows.server.bodies import BodyBudget, Refused, read_body
+from flows.server.ingest import signature_ok
 from flows.server.registration import registration_router
 from flows.server.service import Service
 
@@ -36,6 +37,7 @@ def create_app(service: Service, workers: int = 0) -> FastAPI:
     app = FastAPI(title="flows", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(registration_router(service))
     metrics = service.metrics
+    bodies = BodyBudget(service.cfg.server.pending_bodies_mb * 2**20)
 
     def count(outcome: str) -> None:
         metrics.inc("flows_webhooks_total", "Webhook deliveries by outcome", outcome=outcome)
@@ -48,17 +50,12 @@ def create_app(service: Service, workers: int = 0) -> FastAPI:
             count("unconfigured")
             return _error(503, "no webhook secret is configured: set github.webhook_secret "
                           "or register the App at /setup")  # fmt: skip
-        length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) > MAX_BODY:
-            count("too_large")
-            return _error(413, f"payload over {MAX_BODY // 2**20} MB")
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_BODY:
-                count("too_large")
-                return _error(413, f"payload over {MAX_BODY // 2**20} MB")
-        raw = bytes(body)
+        raw = await read_body(request, bodies, service.cfg.server.body_timeout_s)
+        if isinstance(raw, Refused):
+            count(raw.outcome)
+            if raw.outcome == "disconnected":
+                log.info("a client went away mid-body")
+            return _error(raw.status, raw.message)
         if not signature_ok(secret, raw, request.headers.get("x-hub-signature-256")):
             count("bad_signature")
             log.warning("rejected a delivery with a bad or missing signature")
@@ -91,14 +88,8 @@ def create_app(service: Service, workers: int = 0) -> FastAPI:
             db = "ok"
         except Exception as e:
             db = f"unreachable: {type(e).__name__}"
-        body = {
-            "ok": db == "ok",
-            "database": db,
-            "flows": sorted(service.cfg.flows),
-            "workers": len(service.pool.workers) if service.pool else 0,
-            "github_app": service.capabilities.app.app_id if service.capabilities.app else None,
-            "uptime_s": round(time.time() - service.started, 1),
-        }
+        # unauthenticated: up or not, nothing about what runs here
+        body = {"ok": db == "ok", "database": db}
         return JSONResponse(body, status_code=200 if body["ok"] else 503)
 
     @app.get("/metrics")

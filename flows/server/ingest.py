@@ -25,7 +25,6 @@ from flows.server import installations
 from flows.server.payload import Malformed, parse
 from flows.server.queue import enqueue
 
-MAX_BODY = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
 INSTALLATION_EVENTS = ("installation", "installation_repositories")
 # a conflict other than the delivery id's own (a row another delivery made
 # meanwhile) is retried this many times in all

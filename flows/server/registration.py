@@ -13,6 +13,7 @@ import re
 import secrets
 import socket
 import time
+import urllib.parse
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from flows.capabilities.github.app import AppCredentials, save_credentials
 
 STATE_TTL_S = 3600
+MAX_STATES = 100  # pending /setup visits kept; the oldest goes first
+# GitHub login names: letters, digits and single hyphens, at most 39 characters
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 _CODE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 PERMISSIONS = {
     "pull_requests": "write",
@@ -80,17 +84,28 @@ def registration_router(service: Any) -> APIRouter:
     def start(request: Request, name: str | None = None, org: str | None = None) -> HTMLResponse:
         if service.capabilities.app is not None:
             return _page("flows is registered", _registered(service.capabilities.app))
+        if org is not None and not _LOGIN.fullmatch(org):
+            return _page(
+                "Not an organisation name",
+                "<p><code>?org=</code> takes a GitHub organisation's login: letters, digits "
+                "and single hyphens, at most 39 characters.</p>",
+                400,
+            )
         base = (cfg.server.public_url or str(request.base_url)).rstrip("/")
         app_name = name or f"flows-{socket.gethostname()}"[:34]
         now = time.time()
         for s, made in list(service.setup_states.items()):
             if now - made > STATE_TTL_S:
                 service.setup_states.pop(s, None)
+        while len(service.setup_states) >= MAX_STATES:  # dicts keep insertion order
+            service.setup_states.pop(next(iter(service.setup_states)))
         state = secrets.token_urlsafe(24)
         service.setup_states[state] = now
         web = cfg.github.web_url
         target = (
-            f"{web}/organizations/{org}/settings/apps/new" if org else f"{web}/settings/apps/new"
+            f"{web}/organizations/{urllib.parse.quote(org)}/settings/apps/new"
+            if org
+            else f"{web}/settings/apps/new"
         )
         data = html.escape(json.dumps(manifest(app_name, base)))
         return _page(

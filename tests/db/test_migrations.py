@@ -38,3 +38,15 @@ def test_a_database_behind_the_code_is_refused_unless_migrating(db_url):
         ensure_schema(engine, auto=False)
     ensure_schema(engine, auto=True)
     ensure_schema(engine, auto=False)
+
+
+def test_a_new_sqlite_file_is_readable_by_its_owner_only(tmp_path):
+    import stat
+
+    from flows.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/private.db")
+    upgrade(engine)
+    for name in ("private.db", "private.db-wal"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    engine.dispose()

@@ -42,6 +42,17 @@ def test_malformed_reference_names_key():
         interpolate({"github": {"api_url": "${oops"}}, {})
 
 
+def test_a_malformed_reference_never_quotes_the_value():
+    # the value is often a secret: the error names the key, not what it holds
+    secret = "hunter2-${not-closed"
+    with pytest.raises(ConfigError) as e:
+        interpolate({"github": {"webhook_secret": secret}}, {})
+    assert "github.webhook_secret" in str(e.value) and "hunter2" not in str(e.value)
+    with pytest.raises(ConfigError, match="malformed"):
+        interpolate("${A} then ${oops", {"A": "1"})  # one good reference does not excuse it
+    assert interpolate("literal $${HOME}", {}) == "literal ${HOME}"
+
+
 def test_on_key_and_relative_paths(tmp_path, monkeypatch):
     root = _project(tmp_path)
     monkeypatch.setenv("MY_SECRET", "s3cr3t")

@@ -180,6 +180,24 @@ def test_setup_for_an_organisation_and_an_expired_code(setup_client, fake):
     assert r.status_code == 502 and "Not Found" in r.text
 
 
+@pytest.mark.parametrize("org", ["a/../../evil", "acme?x=1", "-acme", "a" * 40, "<b>"])
+def test_setup_refuses_an_organisation_that_is_not_a_login(setup_client, org):
+    client, svc, _cfg = setup_client
+    r = client.get("/setup", params={"org": org})
+    assert r.status_code == 400 and "organisation" in r.text
+    assert svc.setup_states == {}
+
+
+def test_pending_setup_states_are_bounded(setup_client):
+    from flows.server.registration import MAX_STATES
+
+    client, svc, _cfg = setup_client
+    first = re.search(r"state=([\w-]+)", client.get("/setup").text).group(1)
+    for _ in range(MAX_STATES + 20):
+        client.get("/setup")
+    assert len(svc.setup_states) == MAX_STATES and first not in svc.setup_states
+
+
 def test_a_revoked_installation_token_is_dropped_and_the_run_retryable(fake, creds, tmp_path):
     import time
 
