@@ -58,8 +58,8 @@ class RunContext:
 @dataclass
 class Failure:
     """Why a run failed. `kind` is one of: timeout, memory, fuel, exception,
-    trap, blocked (a wait on the clock), flow_error, host_error, link_error,
-    bad_input."""
+    trap, blocked (a wait on the clock), bad_value (a value that does not fit a
+    WIT type), flow_error, host_error, link_error, bad_input."""
 
     kind: str
     component: str

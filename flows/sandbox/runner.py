@@ -61,10 +61,36 @@ def classify(error: Exception, component: str, stderr: str, limits: Limits) -> F
         frames = _FRAME.findall(tb)
         where = f" at {frames[-1][1]}:{frames[-1][2]}" if frames else ""
         return Failure("exception", component, f"{component} raised {exc_line.strip()}{where}")
+    boundary = _boundary_failure(text, stderr, component)
+    if boundary is not None:
+        return boundary
     first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
     frames = re.findall(r"^\s+\d+: 0x[0-9a-f]+ - (.+)$", text, re.MULTILINE)[:3]
     detail = f" (in {' <- '.join(frames)})" if frames else ""
     return Failure("trap", component, f"{component} trapped: {first}{detail}")
+
+
+_PYERR = re.compile(r"PyErr \{ type: <class '([\w.]+)'>, value: [\w.]+\((.*?)\), traceback")
+
+
+def _boundary_failure(text: str, stderr: str, component: str) -> Failure | None:
+    """A value the guest's runtime could not convert to a WIT type when calling
+    an import (a negative or too large number for a u32, a string for an int):
+    name the function, the type and the problem, not the abort it ends in."""
+    err = _PYERR.search(stderr)
+    if err is None:
+        return None
+    func = re.search(r"!adapter ([\w-]+)", text)
+    ty = re.search(r"wit_dylib_(?:pop|push)_(\w+)", text)
+    called = f"called `{func.group(1)}`" if func else "called an import"
+    fits = f"its WIT type {ty.group(1)}" if ty else "its WIT type"
+    value = err.group(2)
+    if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+        value = value[1:-1]  # the exception's repr quotes its message
+    return Failure(
+        "bad_value", component,
+        f"{component} {called} with a value that does not fit {fits}: {err.group(1)}: {value}",
+    )  # fmt: skip
 
 
 class _Sandbox:

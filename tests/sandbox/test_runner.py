@@ -109,6 +109,22 @@ def test_a_guest_cannot_sleep_past_its_deadline(fake_github, mode, component):
     assert rt.run("probe", probe_event("noop")).ok
 
 
+@pytest.mark.parametrize(
+    "number, problem",
+    [
+        (-1, "u32: OverflowError: can't convert negative int to unsigned"),
+        (2**40, "u32: OverflowError: out of range integral type conversion attempted"),
+        ("12", "u32: TypeError: 'str' object cannot be interpreted as an integer"),
+    ],
+)
+def test_a_value_that_does_not_fit_a_wit_type_is_named(probe_runtime, number, problem):
+    report = probe_runtime.run("probe", probe_event("bad-arg", number=number))
+    assert report.error.kind == "bad_value"
+    assert report.error.message == (
+        f"function called `comment` with a value that does not fit its WIT type {problem}"
+    )
+
+
 def test_unbounded_allocation_hits_memory_cap(probe_runtime):
     report = probe_runtime.run("probe", probe_event("mem"))
     assert report.error.kind == "memory"

@@ -43,6 +43,8 @@ class WitWorld(wit_world.WitWorld):
             return json.dumps({"blob": "r" * payload.get("chars", 1)})
         if mode == "big-err":
             raise Err("e" * payload.get("chars", 1))
+        if mode == "bad-arg":
+            return json.dumps(alpha.comment(payload["number"], "x"))
         if mode == "sleep":
             time.sleep(payload.get("seconds", 30))
             return "{}"
