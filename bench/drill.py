@@ -32,7 +32,7 @@ import httpx
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ingress import ROOT, SECRET, free_port, prepare
+from ingress import ROOT, SECRET, free_port, prepare, wait_up
 
 from flows.db import get_engine
 from flows.db.models import Delivery, Job
@@ -94,18 +94,6 @@ def stub_github() -> str:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return f"http://127.0.0.1:{server.server_address[1]}"
-
-
-def wait_up(base: str, timeout: float = 300) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("flows serve did not come up")
 
 
 async def send(base: str, bodies: list[tuple[str, bytes]], concurrency: int) -> dict:

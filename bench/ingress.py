@@ -54,6 +54,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_up(base: str, timeout: float = 300) -> None:
+    """Until `flows serve` at `base` answers /healthz."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("flows serve did not come up")
+
+
 def prepare(db: str, work: Path) -> tuple[str, Path]:
     url = {"sqlite": f"sqlite:///{work}/flows.db", "postgresql": PG}.get(db, db)
     if url.startswith("postgresql"):
@@ -114,12 +127,7 @@ def main() -> None:
     server = subprocess.Popen(cmd, stderr=subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(600):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_up(base)
         template = json.loads((ROOT / "tests/fixtures/github/pull_request.opened.json").read_text())
         bodies = []
         for i in range(args.n):

@@ -6,9 +6,12 @@ import contextlib
 import os
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 _engines: dict[str, Engine] = {}
@@ -18,6 +21,11 @@ _lock = threading.Lock()
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def insert(engine: Engine) -> Callable[..., Any]:
+    """The dialect's INSERT, which has `on_conflict_do_nothing/do_update`."""
+    return sqlite_insert if is_sqlite(engine) else pg_insert
 
 
 def make_engine(url: str) -> Engine:

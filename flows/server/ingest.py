@@ -45,6 +45,10 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def _stored(s: Session, delivery_id: str) -> bool:
+    return s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None
+
+
 def concurrency_key(flow: str, event: Event) -> str | None:
     """Runs of one flow on one PR or issue share a key and never overlap."""
     if event.repository is None or event.thread is None:
@@ -84,6 +88,7 @@ class Ingest:
                                  note=note, body=body, received_at=now))  # fmt: skip
             return Outcome(400, {"error": note, "delivery": delivery_id})
         ev = Event(event, payload, delivery_id)
+        conflict = ""
         for _attempt in range(STORE_ATTEMPTS):
             try:
                 return self._store_with_jobs(ev, body, now)
@@ -98,7 +103,7 @@ class Ingest:
 
     def _exists(self, delivery_id: str) -> bool:
         with transaction(self.session) as s:
-            return s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None
+            return _stored(s, delivery_id)
 
     def _store_with_jobs(self, ev: Event, body: bytes, now: float) -> Outcome:
         """One transaction: the delivery, what it changes, and its jobs."""
@@ -108,7 +113,7 @@ class Ingest:
                             repository=repo_name, status="accepted", note=None, body=body,
                             received_at=now)  # fmt: skip
         with transaction(self.session) as s:
-            if s.scalar(select(Delivery.id).where(Delivery.id == delivery_id)) is not None:
+            if _stored(s, delivery_id):
                 return Outcome(202, {"delivery": delivery_id, "duplicate": True, "jobs": 0})
             if event == "ping":
                 delivery.status = "ping"
@@ -149,7 +154,7 @@ class Ingest:
     def _store(self, delivery: Delivery) -> None:
         try:
             with transaction(self.session) as s:
-                if s.scalar(select(Delivery.id).where(Delivery.id == delivery.id)) is None:
+                if not _stored(s, delivery.id):
                     s.add(delivery)
         except IntegrityError:
             pass

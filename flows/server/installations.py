@@ -6,10 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from flows.db import insert
 from flows.db.models import Installation, Repository
 
 _STATUS = {
@@ -29,8 +28,8 @@ def status_of(session: Session, installation_id: int) -> str | None:
 def _insert_new(session: Session, model: Any, **values: Any) -> None:
     """INSERT … ON CONFLICT DO NOTHING: concurrent first sightings of the same
     row (deliveries arriving together) all succeed, and one row is made."""
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert(model).values(**values).on_conflict_do_nothing(index_elements=["id"]))
+    statement = insert(session.get_bind())(model)
+    session.execute(statement.values(**values).on_conflict_do_nothing(index_elements=["id"]))
 
 
 def seen(session: Session, installation_id: int, now: float) -> Installation:

@@ -12,11 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from flows.db import is_sqlite, sessions, transaction
+from flows.db import insert, sessions, transaction
 from flows.db.models import MemoryItem
 from flows.project.config import MemoryConfig
 
@@ -56,7 +54,7 @@ class MemoryStore:
         self.cfg = cfg
         self.clock = clock
         self.session = sessions(engine)
-        self._insert = sqlite_insert if is_sqlite(engine) else pg_insert
+        self._insert = insert(engine)
 
     def _where(self, t: Tenant, thread: int, key: str | None = None):
         conds = [
