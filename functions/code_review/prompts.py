@@ -27,9 +27,10 @@ Write in {language}. Be concrete and brief; plain Markdown, no HTML, no links.
   line numbers shown in the diff (the numbers at the start of lines), a severity
   (low, medium, high, critical) and why it matters. Few and real, never style nits.
   An empty list is a good answer when nothing is wrong.
-- breaking: changes that break users outside this code: removed or changed public
-  functions, classes, HTTP endpoints, CLI flags, configuration keys, environment
-  variables, database schemas or message formats, each with who is affected."""
+- breaking: changes that break users outside this code (a removed or changed public
+  function, HTTP endpoint, CLI flag, configuration key, environment variable, table
+  or message format). `what` is the exact name as it appears in the removed lines,
+  e.g. `--verbose` or `timeout_s`; `who` is who is affected. Usually none."""
 
 SUMMARY_ONLY = """You summarize a GitHub pull request for its maintainers.
 Write in {language}. Be concrete and brief; plain Markdown, no HTML, no links.

@@ -7,9 +7,10 @@ import contextlib
 import fnmatch
 import json
 
-import breaking
 import comment
+import detect
 import diffmap
+import grounding
 import prompts
 import render
 import settings as config
@@ -20,8 +21,6 @@ from wit_world.imports import github, llm, log, memory, types
 STATE_KEY, PAUSED_KEY, ASK_KEY = "review", "paused", "ask"
 MAX_FINDINGS = 8  # shown in the comment, highest severity first
 MAX_CHUNKS = 8  # model calls over the diff per review
-MAX_API_FILES = 80  # Python files whose API is compared per review
-MAX_API_LINES = 20_000  # changed lines above which a file's API is not compared
 VALUE_LIMIT = 48_000  # characters per memory value
 TESTS = ("test/", "tests/", "testing/", "__tests__/", "spec/", "test_", "_test.", "conftest.py")
 DOCS = (".md", ".rst", ".txt", ".adoc")
@@ -50,26 +49,6 @@ def hunks_of(patch: str) -> list[dict]:
     if patch not in _parsed:
         _parsed[patch] = diffmap.parse(patch)
     return _parsed[patch]
-
-
-def _who(b: breaking.Breaking, schema: bool = False) -> str:
-    if schema:
-        return f"queries and code that use `{b.symbol}`, and the data stored in it"
-    module = breaking.module_name(b.path)
-    if b.kind == "module-removed":
-        return f"code that imports `{module}`"
-    return f"callers and importers of `{module}.{b.symbol}`"
-
-
-def _schema_changes(changed: list) -> list[Change]:
-    """Dropped and renamed tables and columns in the migrations a PR adds to."""
-    out = []
-    for f in changed:
-        if f.patch and breaking.is_migration(f.filename):
-            for b in breaking.schema_changes(f.filename, diffmap.added_lines(hunks_of(f.patch))):
-                who = _who(b, schema=True)
-                out.append(Change(b.path, b.line, b.symbol, b.kind, b.detail, who, "schema"))
-    return out
 
 
 FINDING_MARK = "<!-- flows:finding "  # + fingerprint + " -->", hidden in inline comments
@@ -141,6 +120,7 @@ class Review:
         self.settings, self.problems = config.Settings(), []
         self.usage = [0, 0]
         self.calls = 0
+        self.dropped = 0  # model findings dropped as ungrounded
         self.model = ""
 
     def run(self) -> dict:
@@ -239,7 +219,9 @@ class Review:
         if self.mode != "summary" and "breaking" in s.sections:
             st.breaking = [c for c in st.breaking if c.path in in_pr and c.path not in paths]
             whole = {f.filename: f.patch for f in files}  # each file's diff against the base
-            st.breaking += self._api_changes(changed, whole, st, pr) + _schema_changes(changed)
+            st.breaking += detect.breaking_changes(
+                changed, whole, hunks_of, st.base_sha, pr.head_sha, st.skipped
+            )
         _info(f"{len(files)} files in the PR, {len(changed)} to review, {len(selected)} for "
               f"the model; {len(st.breaking)} breaking changes")  # fmt: skip
         allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in selected]))
@@ -272,8 +254,13 @@ class Review:
             "files_reviewed": sorted(f.filename for f in selected if f.filename not in st.skipped),
             "not_reviewed": st.skipped,
             "findings": [f.fingerprint for f in st.findings],
-            "breaking": [f"{c.path}:{c.symbol}:{c.kind}" for c in st.breaking],
+            "breaking": [
+                {"path": c.path, "line": c.line, "symbol": c.symbol, "kind": c.kind,
+                 "detail": c.detail, "found_by": c.source}
+                for c in st.breaking
+            ],  # fmt: skip
             "model_calls": self.calls,
+            "model_findings_dropped": self.dropped,
             "tokens": {"prompt": self.usage[0], "completion": self.usage[1]},
         }
 
@@ -342,54 +329,6 @@ class Review:
                 st.skipped[name] = "binary or empty file"
         return chosen
 
-    def _api_changes(self, changed: list, whole: dict, st: State, pr) -> list:
-        """Python public-API changes from base to head, found by griffe."""
-        out, compared = [], 0
-        for f in changed:
-            name = f.filename
-            old_name = f.previous_filename or name
-            if not old_name.endswith(".py") or is_test(name) or f.status == "added":
-                continue
-            if compared >= MAX_API_FILES:
-                why = f"its API was not compared (over {MAX_API_FILES} Python files)"
-                st.skipped.setdefault(name, why)
-                continue
-            if f.additions + f.deletions > MAX_API_LINES:
-                st.skipped.setdefault(name, "its API was not compared (the diff is too large)")
-                continue
-            compared += 1
-            try:
-                after = None if f.status == "removed" else github.get_file(name, pr.head_sha)
-                hunks = hunks_of(whole[name]) if whole.get(name) else None
-                before = diffmap.base_text(after or "", hunks) if hunks else None
-                if before is None:  # no usable diff: ask GitHub for the base file
-                    before = github.get_file(old_name, st.base_sha)
-            except Err as e:
-                st.skipped.setdefault(name, f"its API was not compared: {e.value}")
-                continue
-            if f.previous_filename and before is not None and name.endswith(".py"):
-                was, now = breaking.module_name(old_name), breaking.module_name(name)
-                if was != now:
-                    out.append(
-                        Change(
-                            name,
-                            None,
-                            was,
-                            "module-moved",
-                            f"module {was} is now {now}",
-                            f"code that imports `{was}`",
-                            "api",
-                        )
-                    )
-                    continue
-            found, problem = breaking.python_changes(name, before, after)
-            if problem:
-                st.skipped.setdefault(name, problem)
-            for b in found:  # a removed object's line is in the base file: link the file
-                line = None if b.kind.endswith("removed") and "parameter" not in b.kind else b.line
-                out.append(Change(b.path, line, b.symbol, b.kind, b.detail, _who(b), "api"))
-        return out
-
     # -- the model ----------------------------------------------------------------------
 
     def _chat(self, system: str, user: str, schema: str, max_tokens: int) -> dict:
@@ -443,21 +382,36 @@ class Review:
                 if f is not None:
                     found.append(f)
             for b in data.get("breaking", []):
-                if not any(c.path == b["path"] and c.symbol == b["what"] for c in st.breaking):
-                    st.breaking.append(
-                        Change(
-                            b["path"],
-                            b["line"],
-                            b["what"],
-                            "model",
-                            render.safe_markdown(b["change"], allowed),
-                            render.safe_markdown(b["who"], allowed),
-                            "model",
-                        )
-                    )
+                self._model_breaking(b, hunks, st, allowed)
         st.model = self.model
         st.summary = self._combine(summaries, old.summary if len(st.ranges) > 1 else "", allowed)
         return found
+
+    def _model_breaking(self, b: dict, hunks: dict, st: State, allowed) -> None:
+        """Keep a model's breaking row only when the cited file's removed or
+        changed lines hold what it names; merge it into a deterministic row
+        about the same thing."""
+        h = hunks.get(b["path"]) or []
+        names = grounding.breaking_grounded(b["what"], b["change"], h)
+        if not names:
+            self.dropped += 1
+            _info(f"dropped a model breaking change on {b['path']}: it names nothing "
+                  "the diff removes or changes")  # fmt: skip
+            return
+        if any(grounding.same_thing(names, c.symbol) for c in st.breaking):
+            return  # already there, found deterministically
+        span = diffmap.anchor(h, b["line"], b["line"]) if h else None
+        st.breaking.append(
+            Change(
+                b["path"],
+                span[0] if span else None,
+                max(names, key=len),
+                "model",
+                render.safe_markdown(b["change"], allowed),
+                render.safe_markdown(b["who"], allowed),
+                "model",
+            )
+        )
 
     def _combine(self, summaries: list, before: str, allowed) -> str:
         """One summary from the per-chunk ones (and the one before this push)."""

@@ -87,11 +87,16 @@ PR_FILES = {
 }
 # what griffe finds, exactly (path:symbol:kind, as the run result lists them)
 API_BREAKING = [
-    "src/shop/api.py:get_order:parameter-removed",
-    "src/shop/api.py:cancel_order:object-removed",
-    "src/shop/api.py:list_orders:parameter-added-required",
+    "src/shop/api.py:shop.api.get_order:parameter-removed",
+    "src/shop/api.py:shop.api.cancel_order:object-removed",
+    "src/shop/api.py:shop.api.list_orders:parameter-added-required",
 ]
 SCHEMA_BREAKING = ["migrations/0002_drop_coupons.sql:coupons:table-dropped"]
+
+
+def brief(result: dict) -> list[str]:
+    """A run result's breaking changes as path:symbol:kind."""
+    return [f"{b['path']}:{b['symbol']}:{b['kind']}" for b in result["breaking"]]
 
 
 def make_git(root: Path, branch: str = "master") -> GitRepo:

@@ -1,0 +1,77 @@
+"""What the model claims, checked against the diff before it is posted.
+
+A model's breaking-change row is kept only when it names something code-like
+(an identifier, key, flag or table) that appears in the removed or changed
+lines of the file it cites; a row about the same thing as a deterministic
+finding is merged into that finding. Pure Python; host tests import it."""
+
+import re
+
+_WORD = re.compile(
+    r"/[\w{}<>:.-]+(?:/[\w{}<>:.-]*)*|--?[A-Za-z][\w-]*|[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*"
+)  # /http/paths, --flags, dotted.names
+_TICKS = re.compile(r"`([^`]{1,120})`")
+_CODE_LIKE = re.compile(
+    r"^/|^--?[A-Za-z]|_|\.|[a-z][A-Z]|^[A-Z][a-z]+[A-Z]|\d"
+)  # /path, --flag, snake_case, dotted.path, camelCase, PascalCase words, digits
+
+
+def _parts(name: str) -> set[str]:
+    name = name.strip("()[]{}:,;'\"")
+    out = {name} if name else set()
+    if "." in name:
+        out |= {p for p in name.split(".") if p}
+    return out
+
+
+def code_names(text: str) -> set[str]:
+    """The code-like names in a model's text: `backticked` spans, and words
+    shaped like code; a text that is one word is that name."""
+    text = text.strip()
+    names: set[str] = set()
+    for span in _TICKS.findall(text):
+        for w in _WORD.findall(span):
+            names |= _parts(w)
+    bare = _TICKS.sub(" ", text)
+    words = _WORD.findall(bare)
+    if len(words) == 1 and len(bare.split()) == 1:
+        names |= _parts(words[0])
+    for w in words:
+        if _CODE_LIKE.search(w):
+            names |= _parts(w)
+    return {n for n in names if len(n) >= 2}
+
+
+def changed_lines(hunks: list[dict]) -> list[str]:
+    """Removed lines, and added lines that replace removed ones in the same
+    hunk (the "changed" lines); pure additions are not."""
+    out = []
+    for h in hunks:
+        lines = h["lines"]
+        removed_any = any(k == "removed" for k, *_ in lines)
+        for kind, _o, _n, text in lines:
+            if kind == "removed" or (kind == "added" and removed_any):
+                out.append(text)
+    return out
+
+
+def tokens(lines: list[str]) -> set[str]:
+    out: set[str] = set()
+    for line in lines:
+        for w in _WORD.findall(line):
+            out |= _parts(w)
+    return out
+
+
+def breaking_grounded(what: str, change: str, hunks: list[dict]) -> set[str]:
+    """The names of a model breaking row that the cited file's removed or
+    changed lines contain (empty: not grounded)."""
+    names = code_names(what) or code_names(change)
+    return names & tokens(changed_lines(hunks))
+
+
+def same_thing(names: set[str], symbol: str) -> bool:
+    """Whether a deterministic finding's symbol is about one of `names`."""
+    parts = _parts(symbol)
+    last = symbol.rsplit(".", 1)[-1]
+    return bool(names & parts) and (last in names or symbol in names)

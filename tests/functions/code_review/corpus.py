@@ -1,0 +1,207 @@
+"""The breaking-change corpus (tests/corpus/breaking): cases as git
+repositories, the code-review flow run on each through the service and the
+fake GitHub, `griffe check` run on the same commits, and scoring against
+what each case expects. Shared by test_corpus.py and bench/breaking.py."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import respx
+import yaml
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlalchemy import select
+
+from flows.db.migrate import upgrade
+from flows.db.models import Run
+from flows.project.config import load_config
+from flows.server.http import create_app
+from flows.server.service import Service
+from tests.conftest import make_project
+from tests.fakes.git import GitRepo
+from tests.fakes.github import FakeGitHub
+from tests.fakes.model import ScriptedModel
+from tests.functions.code_review.fixtures import CODE_REVIEW, SECRET, Deliver, pr_payload
+
+CASES = Path(__file__).resolve().parents[2] / "corpus" / "breaking"
+TOKEN = "ghs_corpus_token_0123456789abcdef"
+BASE_URL = "https://llm.corpus/v1"
+# kinds that name the same breakage (a removed module is a removed object)
+FAMILY = {"module-removed": "object-removed", "module-moved": "object-removed"}
+KEYS = {"modelled_on", "package", "search", "base", "head", "rename", "expect"}
+
+
+@dataclass
+class Case:
+    name: str
+    modelled_on: str
+    package: str
+    base: dict[str, str]
+    head: dict[str, str | None]
+    expect: list[dict]
+    search: str = "."
+    rename: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def breaking(self) -> bool:
+        return bool(self.expect)
+
+
+def load_cases(folder: Path = CASES) -> list[Case]:
+    cases = []
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        unknown = set(data) - KEYS
+        if unknown:
+            raise ValueError(f"{path.name}: unknown keys {sorted(unknown)}")
+        cases.append(
+            Case(
+                name=path.stem,
+                modelled_on=data["modelled_on"],
+                package=data["package"],
+                base=data["base"],
+                head=data.get("head") or {},
+                expect=data.get("expect") or [],
+                search=data.get("search", "."),
+                rename=data.get("rename") or {},
+            )
+        )
+    return cases
+
+
+def make_repo(case: Case, root: Path) -> GitRepo:
+    """master holds the base tree; the branch `feature` the head commit."""
+    git = GitRepo(root, default_branch="master")
+    git.commit("base", case.base)
+    git.checkout("feature", create=True)
+    for old, new in case.rename.items():
+        git.rename(old, new)
+    files = {p: c for p, c in case.head.items() if not (c is None and p in case.rename)}
+    git.commit("head", files)
+    return git
+
+
+def family(kind: str) -> str:
+    return FAMILY.get(kind, kind)
+
+
+def matches(expected: dict, item: dict, tail: bool = False) -> bool:
+    """Whether a reported item is the expected breakage: the same kind (up
+    to FAMILY), the same symbol (`tail`: griffe names objects from their
+    module, so its symbol need only end the expected one), the expected
+    detail in its detail."""
+    if family(item["kind"]) != family(expected["kind"]):
+        return False
+    want, got = expected["symbol"], item["symbol"]
+    if not (want == got or (tail and (want.endswith("." + got) or got.endswith("." + want)))):
+        return False
+    return expected.get("detail", "") in item.get("detail", "")
+
+
+def score(case: Case, found: list[dict], tail: bool = False) -> dict:
+    hits = [e for e in case.expect if any(matches(e, f, tail) for f in found)]
+    misses = [e for e in case.expect if e not in hits]
+    extra = [f for f in found if not any(matches(e, f, tail) for e in case.expect)]
+    return {"hits": hits, "misses": misses, "false_positives": extra}
+
+
+# -- griffe check -------------------------------------------------------------------
+
+_GRIFFE_LINE = re.compile(r"^(?P<path>[^:\n]+):(?P<line>\d+): (?P<obj>[^:\n]+?): (?P<text>.+)$")
+
+
+def _griffe_kinds() -> dict[str, str]:
+    from griffe import BreakageKind
+
+    return {k.value: k.name.lower().replace("_", "-") for k in BreakageKind}
+
+
+def griffe_check(case: Case, repo: Path) -> tuple[list[dict], str]:
+    """`griffe check PACKAGE -a master -b feature` on the case's repository,
+    its breakages as items like the flow's, and its error output if it failed."""
+    if case.package == "none":
+        return [], ""
+    cmd = [sys.executable, "-m", "griffecli", "check", case.package, "-a", "master",
+           "-b", "feature", "-s", case.search, "-f", "oneline", "--no-color"]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=120)
+    kinds, found = _griffe_kinds(), []
+    for line in (proc.stdout + "\n" + proc.stderr).splitlines():
+        m = _GRIFFE_LINE.match(line.strip())
+        if not m or m["text"] not in kinds:
+            continue
+        obj, param = m["obj"], ""
+        if obj.endswith(")") and "(" in obj:
+            obj, param = obj[:-1].split("(", 1)
+        found.append(
+            {"symbol": obj, "kind": kinds[m["text"]], "detail": f"{m['text']}: {param}",
+             "path": m["path"]}  # fmt: skip
+        )
+    error = proc.stderr.strip() if proc.returncode not in (0, 1) else ""
+    return found, error
+
+
+# -- the flow -----------------------------------------------------------------------
+
+
+class FlowRunner:
+    """The code-review flow behind the service's webhook endpoint, over the
+    fake GitHub and a scripted model that finds nothing itself."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.numbers = iter(range(5000, 100000))
+
+    @contextlib.contextmanager
+    def started(self) -> Iterator[FlowRunner]:
+        self.fake = FakeGitHub(token=TOKEN).start()
+        llm = f"""
+llm:
+  backend: openai
+  openai: {{base_url: "{BASE_URL}", api_key: "sk-corpus", model: scripted}}
+"""
+        path = make_project(self.tmp / "proj", CODE_REVIEW, llm)
+        cfg = load_config(path)
+        cfg.github.api_url, cfg.github.token = self.fake.url, SecretStr(TOKEN)
+        cfg.github.webhook_secret = SecretStr(SECRET)
+        cfg.github.request_interval_s = cfg.github.write_interval_s = 0
+        cfg.database.url = f"sqlite:///{self.tmp / 'flows.db'}"
+        self.svc = Service(cfg)
+        upgrade(self.svc.engine)
+        self.model = ScriptedModel()
+        try:
+            with respx.mock(assert_all_called=False) as mock, TestClient(
+                create_app(self.svc)
+            ) as client:
+                mock.post(f"{BASE_URL}/chat/completions").mock(side_effect=self.model)
+                self.deliver = Deliver(client, self.svc)
+                self.svc.runtime.plan("code-review")
+                yield self
+        finally:
+            self.fake.stop()
+
+    def review(self, git: GitRepo) -> dict:
+        """One pull request from master to feature, reviewed; the run report."""
+        payload = pr_payload(next(self.numbers), git, self.fake)
+        self.deliver("pull_request", payload)
+        with self.svc.queue.session() as s:
+            run = s.scalars(select(Run).order_by(Run.started_at.desc())).first()
+            return json.loads(run.report)
+
+
+def run_flow(runner: FlowRunner, case: Case, root: Path) -> tuple[list[dict], dict]:
+    report = runner.review(make_repo(case, root))
+    result = report.get("result") or {}
+    return list(result.get("breaking") or []), report
+
+
+def temp_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
