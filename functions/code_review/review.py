@@ -66,6 +66,11 @@ def _inline_body(f: Finding) -> str:
     )
 
 
+def _change(c: Change) -> dict:
+    return {"path": c.path, "line": c.line, "symbol": c.symbol, "kind": c.kind,
+            "detail": c.detail, "found_by": c.source}  # fmt: skip
+
+
 def _mem_finding(f: Finding) -> memory.Finding:
     return memory.Finding(
         f.fingerprint, f.rule, f.path, f.symbol, f.title, f.severity, f.comment_id
@@ -254,11 +259,7 @@ class Review:
             "files_reviewed": sorted(f.filename for f in selected if f.filename not in st.skipped),
             "not_reviewed": st.skipped,
             "findings": [f.fingerprint for f in st.findings],
-            "breaking": [
-                {"path": c.path, "line": c.line, "symbol": c.symbol, "kind": c.kind,
-                 "detail": c.detail, "found_by": c.source}
-                for c in st.breaking
-            ],  # fmt: skip
+            "breaking": [_change(c) for c in st.breaking],
             "model_calls": self.calls,
             "model_findings_dropped": self.dropped,
             "tokens": {"prompt": self.usage[0], "completion": self.usage[1]},

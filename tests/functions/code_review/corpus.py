@@ -141,10 +141,8 @@ def griffe_check(case: Case, repo: Path) -> tuple[list[dict], str]:
         obj, param = m["obj"], ""
         if obj.endswith(")") and "(" in obj:
             obj, param = obj[:-1].split("(", 1)
-        found.append(
-            {"symbol": obj, "kind": kinds[m["text"]], "detail": f"{m['text']}: {param}",
-             "path": m["path"]}  # fmt: skip
-        )
+        detail = f"{m['text']}: {param}"
+        found.append({"symbol": obj, "kind": kinds[m["text"]], "detail": detail, "path": m["path"]})
     error = proc.stderr.strip() if proc.returncode not in (0, 1) else ""
     return found, error
 
@@ -178,9 +176,10 @@ llm:
         upgrade(self.svc.engine)
         self.model = ScriptedModel()
         try:
-            with respx.mock(assert_all_called=False) as mock, TestClient(
-                create_app(self.svc)
-            ) as client:
+            with (
+                respx.mock(assert_all_called=False) as mock,
+                TestClient(create_app(self.svc)) as client,
+            ):
                 mock.post(f"{BASE_URL}/chat/completions").mock(side_effect=self.model)
                 self.deliver = Deliver(client, self.svc)
                 self.svc.runtime.plan("code-review")

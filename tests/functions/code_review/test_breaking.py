@@ -173,7 +173,8 @@ def test_a_keyword_only_parameter_swallowed_by_kwargs_that_never_reads_it():
 
 def test_removed_and_moved_modules():
     base = {"pkg/__init__.py": "", "pkg/gone.py": OLD, "pkg/old.py": "def f(): pass\n"}
-    found, _ = compare(base, {"pkg/gone.py": None, "pkg/new.py": None}, {"pkg/old.py": "pkg/new.py"})
+    moved = {"pkg/old.py": "pkg/new.py"}
+    found, _ = compare(base, {"pkg/gone.py": None, "pkg/new.py": None}, moved)
     assert kinds(found) == [("pkg.gone", "module-removed"), ("pkg.old", "module-moved")]
     assert found[1].detail == "module pkg.old is now pkg.new"
 

@@ -10,7 +10,6 @@ from tests.functions.code_review.corpus import (
     FlowRunner,
     griffe_check,
     load_cases,
-    make_repo,
     matches,
     run_flow,
     score,

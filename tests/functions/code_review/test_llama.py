@@ -60,9 +60,9 @@ llm:
             if r.startswith("| `") and r.endswith(("| API diff |", "| migration |"))
         ]
         assert exact == [
-            ["| `cancel_order`", "Public object was removed"],
-            ["| `get_order`", "Parameter was removed: include_items"],
-            ["| `list_orders`", "Parameter was added as required: currency"],
+            ["| `shop.api.cancel_order`", "Public object was removed"],
+            ["| `shop.api.get_order`", "Parameter was removed: include_items"],
+            ["| `shop.api.list_orders`", "Parameter was added as required: currency"],
             ["| `coupons`", "table coupons is dropped"],
         ]
         assert "- `poetry.lock`: ignored by the settings (`*.lock`)" in body

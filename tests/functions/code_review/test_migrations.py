@@ -65,20 +65,24 @@ class Migration(migrations.Migration):
         migrations.DeleteModel(name='Student'),
         migrations.RenameField('teacher', 'mail', 'email'),
         migrations.RenameModel(old_name='Room', new_name='Classroom'),
-        migrations.AlterField(model_name='order', name='code', field=models.CharField(max_length=10)),
+        migrations.AlterField(model_name='order', name='code', field=models.CharField(max_length=9)
+        ),
         migrations.AlterField(model_name='order', name='memo', field=models.TextField()),
-        migrations.RunSQL(sql=["DROP VIEW v_orders;"], reverse_sql="CREATE VIEW v_orders AS SELECT 1"),
+        migrations.RunSQL(sql=["DROP VIEW v_orders;"], reverse_sql="CREATE VIEW v_orders"),
         migrations.AddField(model_name='order', name='x', field=models.IntegerField(null=True)),
     ]
 """
-    old = {("order", "code"): ("CharField", {"max_length": 40}), ("order", "memo"): ("TextField", {})}
+    old = {
+        ("order", "code"): ("CharField", {"max_length": 40}),
+        ("order", "memo"): ("TextField", {}),
+    }
     assert rows("app/migrations/0002_x.py", src, old_field=lambda m, f: old.get((m, f))) == [
         (5, "column-dropped", "category.original_name"),
         (9, "table-dropped", "Student"),
         (10, "column-renamed", "teacher.mail"),
         (11, "table-renamed", "Room"),
         (12, "column-narrowed", "order.code"),
-        (14, "view-dropped", "v_orders"),
+        (15, "view-dropped", "v_orders"),
     ]
     # with no old definition to compare with, an AlterField is not judged
     assert all(k != "column-narrowed" for _l, k, _s in rows("app/migrations/0002_x.py", src))
@@ -127,7 +131,8 @@ DROP TABLE orders;
     ]
     assert rows("db/migrations/2.sql", sql, {3}) == [(3, "column-renamed", "users.nick")]
     assert rows("migrations/0002_x.down.sql", "DROP TABLE users;") == []
-    assert rows("db/migrate/3.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\nDROP TABLE t;") == []
+    dbmate = "-- migrate:up\nSELECT 1;\n-- migrate:down\nDROP TABLE t;"
+    assert rows("db/migrate/3.sql", dbmate) == []
 
 
 def test_a_statement_over_several_lines_and_a_broken_migration():
