@@ -136,13 +136,17 @@ def griffe_check(case: Case, repo: Path) -> tuple[list[dict], str]:
     kinds, found = _griffe_kinds(), []
     for line in (proc.stdout + "\n" + proc.stderr).splitlines():
         m = _GRIFFE_LINE.match(line.strip())
-        if not m or m["text"] not in kinds:
+        text = next((k for k in kinds if m and m["text"].startswith(k)), None) if m else None
+        if text is None:
             continue
         obj, param = m["obj"], ""
+        if obj == "<module>":  # a removed module: named by its file
+            rel = m["path"].removeprefix(case.search.rstrip("/") + "/").removesuffix(".py")
+            obj = rel.removesuffix("/__init__").replace("/", ".")
         if obj.endswith(")") and "(" in obj:
             obj, param = obj[:-1].split("(", 1)
-        detail = f"{m['text']}: {param}"
-        found.append({"symbol": obj, "kind": kinds[m["text"]], "detail": detail, "path": m["path"]})
+        detail = f"{text}: {param}"
+        found.append({"symbol": obj, "kind": kinds[text], "detail": detail, "path": m["path"]})
     error = proc.stderr.strip() if proc.returncode not in (0, 1) else ""
     return found, error
 
