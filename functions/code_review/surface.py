@@ -13,12 +13,14 @@ from its `**kwargs` are part of its signature too. Only the modules a
 review needs are read. Pure Python; host tests import it."""
 
 import ast
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 import griffe  # at import: a component has no files to import from at run time
 
+PYTHON = "{}.{}".format(*sys.version_info[:2])  # the parser's version (the guest's Python)
 MAX_DEPTH = 12  # re-export hops followed before giving up (a cycle, or a very deep chain)
 
 
@@ -145,7 +147,10 @@ def parse_module(name: str, path: str, source: str) -> Module:
     try:
         tree = ast.parse(source, filename=path)
     except SyntaxError as e:
-        raise NotComparable(f"not valid Python ({e.msg}, line {e.lineno})") from None
+        raise NotComparable(
+            f"not valid Python {PYTHON} ({e.msg}, line {e.lineno}); if it is newer syntax, "
+            "a newer Python may accept it"
+        ) from None
     except (ValueError, RecursionError) as e:  # NUL bytes, absurd nesting
         raise NotComparable(f"cannot be parsed ({type(e).__name__})") from None
     m = Module(name, path, tree, source, path.endswith("__init__.py"))

@@ -329,6 +329,31 @@ def test_a_failing_model_is_said_in_the_comment(service, fake, model, tmp_path):
     assert "could not finish" not in c["body"] and "### Risks" in c["body"]
 
 
+def test_model_breaking_rows_are_kept_only_when_grounded(service, fake, model, tmp_path):
+    svc, deliver, _ = service
+    api = "src/shop/api.py"
+    model.breaking = [
+        # the prompt echoed back: names nothing the diff removes or changes
+        {"path": api, "line": 3, "what": "Removed or changed public functions, classes, HTTP "
+         "endpoints, CLI flags, and so.", "change": "changed", "who": "users"},
+        # about what the API diff already found: merged into that row
+        {"path": api, "line": 3, "what": "`cancel_order`", "change": "gone", "who": "callers"},
+        # a name that is nowhere in the diff
+        {"path": api, "line": 3, "what": "refund_order", "change": "gone", "who": "callers"},
+        # grounded in a removed line and not found otherwise: kept, marked as the model's
+        {"path": api, "line": 3, "what": "include_items", "change": "The include_items flag "
+         "of get_order is gone.", "who": "callers that pass it"},
+    ]  # fmt: skip
+    _git, n, _payload, repo = opened(tmp_path, fake, deliver)
+    result = last_report(svc)["result"]
+    model_rows = [b for b in result["breaking"] if b["found_by"] == "model"]
+    assert [(b["symbol"], b["path"]) for b in model_rows] == [("include_items", api)]
+    assert brief(result)[:4] == API_BREAKING + SCHEMA_BREAKING
+    assert result["model_findings_dropped"] == 2
+    body = ours(repo, n)[0]["body"]
+    assert "so." not in body.split("### Breaking changes")[1] and "refund_order" not in body
+
+
 def test_awkward_prs_are_disclosed_not_crashed(service, fake, model, tmp_path):
     svc, deliver, _ = service
     repo = fake.repos.get("codertocat/hello-world")
@@ -361,7 +386,8 @@ def test_awkward_prs_are_disclosed_not_crashed(service, fake, model, tmp_path):
     assert result["not_reviewed"] == {
         "assets/blob.bin": "binary or empty file",
         "src/generated_table.py": "its diff (50000 changed lines) is too large for GitHub to send",
-        "src/ok.py": "its API was not compared: not valid Python ('(' was never closed, line 1)",
+        "src/ok.py": "its API was not compared: not valid Python 3.14 ('(' was never closed, "
+        "line 1); if it is newer syntax, a newer Python may accept it",
     }
     assert sorted(brief(result)) == [
         "src/gone.py:gone:module-removed",
