@@ -45,3 +45,21 @@ def _prose(text: str, allowed: set[str] | frozenset[str]) -> str:
     text = _URLISH.sub(one, text)
     # raw HTML: shown as text, never rendered (links and code above are already safe)
     return text.replace("<", "&lt;")
+
+
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+def whole_sentences(text: str, limit: int) -> str:
+    """Text that reached its length cap, cut back to its last full sentence
+    (or its last whole word, with an ellipsis); shorter text as it is."""
+    text = text.strip()
+    if len(text) < limit - 1:
+        return text
+    ends = [m.end() for m in _SENTENCE_END.finditer(text)]
+    if ends and ends[-1] >= len(text) - 1:
+        return text
+    if ends and ends[-1] >= limit // 3:
+        return text[: ends[-1]]
+    cut = text[: limit - 1].rsplit(" ", 1)[0].rstrip(",;:-")
+    return cut + "…"

@@ -73,7 +73,7 @@ def _risks(s: State, pr_url: str) -> list[str]:
             f"{i}. {icon} **{f.severity}** · {where(pr_url, f.path, f.start_line, f.end_line)}"
             f" · {f.rule}: **{cell(f.title)}**  "
         )
-        out.append(f"   {cell(f.why)}")
+        out.append(f"   {cell(f.why)} <sub>found by: {cell(f.found_by)}</sub>")
     return out
 
 

@@ -133,12 +133,12 @@ def _schema(files: list, hunks_of, head: Reader, base: Reader, skipped: dict) ->
 
 
 def breaking_changes(
-    files: list, whole: dict, hunks_of, base_sha: str, head_sha: str, skipped: dict
+    files: list, whole: dict, hunks_of, base_sha: str, head: Reader, skipped: dict
 ) -> list[Change]:
     """API and schema breaking changes of `files` (the files to review, each
     with its diff since the last review; `whole`: path -> diff against the
     base); files not compared go into `skipped` with the reason."""
-    base, head = Reader(base_sha), Reader(head_sha)
+    base = Reader(base_sha)
     api = _api(files, whole, hunks_of, base, head, skipped)
     schema = _schema(files, hunks_of, head, base, skipped)
     return [c for c in api if not any(_same_field(c, s) for s in schema)] + schema

@@ -127,3 +127,24 @@ def base_text(head: str, hunks: list[dict]) -> str | None:
             at += 1
     out.extend(new[at - 1 :])
     return "\n".join(out)
+
+
+def describe(status: str, previous: str | None, hunks: list[dict]) -> str:
+    """One walkthrough line from the diff alone: added / deleted / renamed,
+    lines added and removed, and the definitions the changes are in."""
+    plus = sum(1 for h in hunks for k, *_ in h["lines"] if k == "added")
+    minus = sum(1 for h in hunks for k, *_ in h["lines"] if k == "removed")
+    if status == "added":
+        return f"Added ({plus} lines)."
+    if status == "removed":
+        return f"Deleted ({minus} lines)."
+    where = []
+    for h in hunks:
+        for kind, _o, new, _t in h["lines"]:
+            if kind == "added" and new is not None:
+                name = symbol_at(hunks, new)
+                if name and _DEF.match(f"def {name}") and name not in where:
+                    where.append(name)
+    head = f"Renamed from `{previous}`; " if status == "renamed" and previous else ""
+    shown = ", ".join(f"`{w}`" for w in where[:4]) + (" …" if len(where) > 4 else "")
+    return f"{head}+{plus} -{minus}" + (f" in {shown}." if shown else ".")

@@ -1,8 +1,10 @@
 """What the model claims, checked against the diff before it is posted.
 
-A model's breaking-change row is kept only when it names something code-like
-(an identifier, key, flag or table) that appears in the removed or changed
-lines of the file it cites; a row about the same thing as a deterministic
+A model's risk is kept only when it cites lines the pull request adds or
+changes and names something on or next to them (an identifier or call from
+its title or reason); a breaking-change row only when it names something
+code-like (an identifier, key, flag or table) in the removed or changed
+lines of the file it cites. A claim about the same thing as a deterministic
 finding is merged into that finding. Pure Python; host tests import it."""
 
 import re
@@ -75,3 +77,123 @@ def same_thing(names: set[str], symbol: str) -> bool:
     parts = _parts(symbol)
     last = symbol.rsplit(".", 1)[-1]
     return bool(names & parts) and (last in names or symbol in names)
+
+
+# words that say nothing about code when they match a line (English and Python's own)
+_PLAIN = set(
+    [
+        "the",
+        "and",
+        "for",
+        "not",
+        "this",
+        "that",
+        "with",
+        "from",
+        "into",
+        "when",
+        "then",
+        "than",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "had",
+        "can",
+        "could",
+        "may",
+        "might",
+        "will",
+        "would",
+        "should",
+        "must",
+        "does",
+        "did",
+        "its",
+        "it's",
+        "any",
+        "all",
+        "one",
+        "two",
+        "new",
+        "old",
+        "use",
+        "used",
+        "uses",
+        "using",
+        "value",
+        "values",
+        "data",
+        "input",
+        "output",
+        "user",
+        "users",
+        "code",
+        "line",
+        "lines",
+        "file",
+        "files",
+        "function",
+        "functions",
+        "method",
+        "call",
+        "calls",
+        "return",
+        "returns",
+        "none",
+        "true",
+        "false",
+        "self",
+        "cls",
+        "error",
+        "errors",
+        "string",
+        "list",
+        "dict",
+        "int",
+        "str",
+        "type",
+        "object",
+        "class",
+        "def",
+        "import",
+        "if",
+        "else",
+        "elif",
+        "try",
+        "except",
+        "finally",
+        "while",
+        "pass",
+        "raise",
+        "lambda",
+        "yield",
+        "async",
+        "await",
+        "global",
+    ]
+)
+_IDENT = re.compile(r"[A-Za-z_][\w]*")
+
+
+def head_lines(hunks: list[dict], start: int, end: int) -> list[tuple[str, str]]:
+    """(kind, text) of the head-side diff lines from start-1 to end+1."""
+    return [
+        (kind, text)
+        for h in hunks
+        for kind, _o, new, text in h["lines"]
+        if kind != "removed" and new is not None and start - 1 <= new <= end + 1
+    ]
+
+
+def risk_grounded(title: str, why: str, hunks: list[dict], start: int, end: int) -> bool:
+    """Whether a model's risk cites added lines that hold what it talks about."""
+    near = head_lines(hunks, start, end)
+    cited = [t for k, t in head_lines(hunks, start + 1, end - 1) if k == "added"]
+    if not cited:
+        return False
+    on_lines = tokens([t for _k, t in near])
+    words = {w for w in _IDENT.findall(f"{title} {why}") if len(w) >= 3}
+    named = (code_names(f"{title} {why}") | words) - _PLAIN
+    return bool(named & on_lines)

@@ -17,6 +17,7 @@ RULES = (
 )
 MAX_RISKS_PER_CALL = 5
 MAX_BREAKING_PER_CALL = 5
+SUMMARY_CHARS, CHANGE_CHARS, TITLE_CHARS, WHY_CHARS = 900, 200, 120, 400  # schema caps
 
 SYSTEM = """You are a senior engineer reviewing a GitHub pull request for its maintainers.
 Write in {language}. Be concrete and brief; plain Markdown, no HTML, no links.
@@ -73,7 +74,7 @@ def review_schema(paths: list[str], risks: bool, breaking: bool) -> str:
     path = {"type": "string", "enum": paths}
     line = {"type": "integer", "minimum": 1, "maximum": 10_000_000}
     props = {
-        "summary": _text(700),
+        "summary": _text(SUMMARY_CHARS),
         "files": {
             "type": "array",
             "maxItems": len(paths),
@@ -81,7 +82,7 @@ def review_schema(paths: list[str], risks: bool, breaking: bool) -> str:
                 "type": "object",
                 "additionalProperties": False,
                 "required": ["path", "change"],
-                "properties": {"path": path, "change": _text(160)},
+                "properties": {"path": path, "change": _text(CHANGE_CHARS)},
             },
         },
     }
@@ -99,8 +100,8 @@ def review_schema(paths: list[str], risks: bool, breaking: bool) -> str:
                     "end_line": line,
                     "severity": {"type": "string", "enum": ["low", "medium", "high", "critical"]},
                     "rule": {"type": "string", "enum": list(RULES)},
-                    "title": _text(100),
-                    "why": _text(300),
+                    "title": _text(TITLE_CHARS),
+                    "why": _text(WHY_CHARS),
                 },
             },
         }
@@ -116,8 +117,8 @@ def review_schema(paths: list[str], risks: bool, breaking: bool) -> str:
                     "path": path,
                     "line": line,
                     "what": _text(80),
-                    "change": _text(160),
-                    "who": _text(160),
+                    "change": _text(CHANGE_CHARS),
+                    "who": _text(CHANGE_CHARS),
                 },
             },
         }
@@ -137,7 +138,7 @@ def summary_schema() -> str:
             "type": "object",
             "additionalProperties": False,
             "required": ["summary"],
-            "properties": {"summary": _text(900)},
+            "properties": {"summary": _text(SUMMARY_CHARS)},
         }
     )
 

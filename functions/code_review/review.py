@@ -7,6 +7,7 @@ import contextlib
 import fnmatch
 import json
 
+import checks
 import comment
 import detect
 import diffmap
@@ -16,9 +17,13 @@ import render
 import settings as config
 from componentize_py_types import Err
 from state import PARTS, Change, Finding, State, split_json
+from surface import NotComparable
 from wit_world.imports import github, llm, log, memory, types
 
 STATE_KEY, PAUSED_KEY, ASK_KEY = "review", "paused", "ask"
+CHECK_NAME = "flows review"
+# reasons a file was not reviewed that are choices, not gaps in the review
+_BY_CHOICE = ("ignored by the settings", "binary or empty file")
 MAX_FINDINGS = 8  # shown in the comment, highest severity first
 MAX_CHUNKS = 8  # model calls over the diff per review
 VALUE_LIMIT = 48_000  # characters per memory value
@@ -63,6 +68,47 @@ def _inline_body(f: Finding) -> str:
         f"{comment.ICONS.get(f.severity, '')} **{f.severity}** · {f.rule}: **{f.title}**\n\n"
         f"{f.why}\n\n<sub>Reply `/dismiss [reason]` if this is wrong; a 👍 or 👎 on this "
         f"comment tells flows whether it helped.</sub>\n{_marker(f)}"
+    )
+
+
+def _prose(text: str, cap: int, allowed) -> str:
+    """Model text: whole sentences (never cut mid-way at a schema cap), made safe."""
+    return render.safe_markdown(render.whole_sentences(text, cap), allowed)
+
+
+def _check_finding(fp: str, p: checks.Problem, path: str, symbol: str, start, end) -> Finding:
+    return Finding(fp, p.category, path, symbol, p.title, p.message, p.severity, start, end,
+                   found_by=f"check {p.rule}")  # fmt: skip
+
+
+def coverage(st: State, reviewed: list[str]) -> tuple[str, str, str]:
+    """The check run's conclusion, title and summary: success when every
+    file was reviewed as configured, neutral with the reasons otherwise."""
+    gaps = {p: w for p, w in st.skipped.items() if not w.startswith(_BY_CHOICE)}
+    chosen = {p: w for p, w in st.skipped.items() if p not in gaps}
+    lines = [f"Reviewed {len(reviewed)} file(s) at `{st.head_sha[:7]}`."]
+    if st.incomplete:
+        lines.append(f"- The model's part failed: {st.incomplete}")
+    lines += [f"- Not reviewed: `{p}`: {w}" for p, w in sorted(gaps.items())[:200]]
+    lines += [f"- Left out by choice: `{p}`: {w}" for p, w in sorted(chosen.items())[:100]]
+    if gaps or st.incomplete:
+        what = []
+        if st.incomplete:
+            what.append("the model's part failed")
+        if gaps:
+            what.append(f"{len(gaps)} file(s) not fully reviewed")
+        return "neutral", "Partly reviewed: " + ", ".join(what), "\n".join(lines)
+    return "success", f"Reviewed all {len(reviewed)} file(s)", "\n".join(lines)
+
+
+def _restates(model: Finding, checked: list[Finding]) -> bool:
+    """A model risk on the lines of a check's finding, of the same kind."""
+    return any(
+        c.path == model.path
+        and c.rule == model.rule
+        and (model.start_line or 0) <= (c.end_line or 0) + 1
+        and (c.start_line or 0) <= (model.end_line or 0) + 1
+        for c in checked
     )
 
 
@@ -144,8 +190,10 @@ class Review:
             if pr.author_type == "Bot" and not s.review_bots:
                 return {"skipped": f"#{n} is by a bot ({pr.author}); set review_bots: true"}
             if memory.get("pr", PAUSED_KEY):
-                return {"skipped": f"automatic reviews are paused on #{n} (/resume)"}
-            if old.head_sha == pr.head_sha:
+                why = f"automatic reviews are paused on #{n} (/resume)"
+                self._receipt(pr.head_sha, "neutral", "Paused", f"Not reviewed: {why}.")
+                return {"skipped": why}
+            if old.head_sha == pr.head_sha and not old.incomplete:
                 return {"skipped": f"#{n} was already reviewed at {pr.head_sha[:7]}"}
         if not old.head_sha:
             github.upsert_comment(
@@ -194,6 +242,7 @@ class Review:
             github.upsert_comment(self.number, comment.MARKER, body)
         except Err as e:
             log.log(log.Level.ERROR, f"could not say so in the comment either: {e.value}")
+        self._receipt(pr.head_sha, "failure", "The review failed", f"The review failed: {why}")
 
     def _review(self, pr, old: State) -> dict:
         n, s = self.number, self.settings
@@ -221,16 +270,36 @@ class Review:
         st.walkthrough = {p: w for p, w in st.walkthrough.items() if p in in_pr}
         selected = self._select(changed, st)
         hunks = {f.filename: hunks_of(f.patch) for f in selected}
+        head = detect.Reader(pr.head_sha)  # head files, each read once
         if self.mode != "summary" and "breaking" in s.sections:
             st.breaking = [c for c in st.breaking if c.path in in_pr and c.path not in paths]
             whole = {f.filename: f.patch for f in files}  # each file's diff against the base
             st.breaking += detect.breaking_changes(
-                changed, whole, hunks_of, st.base_sha, pr.head_sha, st.skipped
+                changed, whole, hunks_of, st.base_sha, head, st.skipped
             )
         _info(f"{len(files)} files in the PR, {len(changed)} to review, {len(selected)} for "
               f"the model; {len(st.breaking)} breaking changes")  # fmt: skip
         allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in selected]))
-        found = self._ask_model(pr, selected, hunks, st, old, allowed) if selected else []
+        checked = self._checks(selected, hunks, head) if self.mode != "summary" else []
+        found = []
+        if selected:
+            try:
+                found = self._ask_model(pr, selected, hunks, st, old, allowed)
+            except Err as e:  # what is certain is still posted; /review tries the model again
+                st.incomplete = comment.cell(str(e.value))[:400]
+                log.log(log.Level.WARN, f"the model's part of the review failed: {e.value}")
+                st.notes.append(
+                    f"The model's part of this review failed ({st.incomplete}); the checks, "
+                    "breaking changes and walkthrough lines here are deterministic. Comment "
+                    "`/review` to try the model again."
+                )
+        if st.incomplete and not st.summary:
+            st.summary = "_No summary: the model's part of this review failed (see below)._"
+        found = checked + [f for f in found if not _restates(f, checked)]
+        for f in selected:  # every reviewed file in the walkthrough, model or not
+            if f.filename not in st.walkthrough:
+                h = hunks[f.filename]
+                st.walkthrough[f.filename] = diffmap.describe(f.status, f.previous_filename, h)
         if not selected and not st.summary:
             st.summary = (
                 "This pull request changes no files."
@@ -249,6 +318,7 @@ class Review:
         body = comment.render(st, pr.html_url, s.sections, self.problems, self.ctx.run_id)
         made = github.upsert_comment(n, comment.MARKER, body)
         save_state(st)
+        receipt = self._receipt(pr.head_sha, *coverage(st, [f.filename for f in selected]))
         if st.summary:
             memory.note_pull_request(st.summary[:2000], sorted(in_pr)[:200])
         return {
@@ -263,7 +333,23 @@ class Review:
             "model_calls": self.calls,
             "model_findings_dropped": self.dropped,
             "tokens": {"prompt": self.usage[0], "completion": self.usage[1]},
+            "model_failed": st.incomplete or None,
+            "check_run": receipt,
         }
+
+    def _receipt(self, sha: str, conclusion: str, title: str, summary: str) -> str | None:
+        """The check run "flows review" on the head commit: what was and was
+        not reviewed. A refusal (no checks permission) is logged, not fatal."""
+        run = github.CheckRun(
+            name=CHECK_NAME, head_sha=sha, status="completed", conclusion=conclusion,
+            title=title, summary=summary[:60_000], text=None,
+        )  # fmt: skip
+        try:
+            github.create_check_run(run)
+        except Err as e:
+            log.log(log.Level.WARN, f"could not create the {CHECK_NAME!r} check run: {e.value}")
+            return None
+        return conclusion
 
     def _since(self, pr, old: State, st: State, in_pr: set) -> list | None:
         """The files changed since the last reviewed commit, with the earlier
@@ -375,9 +461,9 @@ class Review:
             )
             user = "\n\n".join([desc] + [llm.as_data(d.id, d.text) for d in chunk])
             data = self._chat(system, user, schema, max_tokens)
-            summaries.append(render.safe_markdown(data["summary"], allowed))
+            summaries.append(_prose(data["summary"], prompts.SUMMARY_CHARS, allowed))
             for item in data["files"]:
-                st.walkthrough[item["path"]] = render.safe_markdown(item["change"], allowed)
+                st.walkthrough[item["path"]] = _prose(item["change"], prompts.CHANGE_CHARS, allowed)
             for r in data.get("risks", []):
                 f = self._finding(r, hunks, allowed)
                 if f is not None:
@@ -408,8 +494,8 @@ class Review:
                 span[0] if span else None,
                 max(names, key=len),
                 "model",
-                render.safe_markdown(b["change"], allowed),
-                render.safe_markdown(b["who"], allowed),
+                _prose(b["change"], prompts.CHANGE_CHARS, allowed),
+                _prose(b["who"], prompts.CHANGE_CHARS, allowed),
                 "model",
             )
         )
@@ -424,7 +510,7 @@ class Review:
         system = prompts.system("combine", self.settings.language, "", [])
         user = "\n\n".join(llm.as_data(label, text) for label, text in parts)
         data = self._chat(system, user, prompts.summary_schema(), 600)
-        return render.safe_markdown(data["summary"], allowed)
+        return _prose(data["summary"], prompts.SUMMARY_CHARS, allowed)
 
     def _finding(self, r: dict, hunks: dict, allowed) -> Finding | None:
         h = hunks.get(r["path"])
@@ -435,6 +521,11 @@ class Review:
                 "not lines of the diff"
             )
             return None
+        if not grounding.risk_grounded(r["title"], r["why"], h, *span):
+            self.dropped += 1
+            _info(f"dropped a model finding on {r['path']} lines {span[0]}-{span[1]}: the lines "
+                  "it cites do not hold what it names, or are not changed lines")  # fmt: skip
+            return None
         symbol = diffmap.symbol_at(h, span[0])
         fp = diffmap.fingerprint(r["rule"], r["path"], symbol, diffmap.code_at(h, *span))
         return Finding(
@@ -442,13 +533,42 @@ class Review:
             r["rule"],
             r["path"],
             symbol,
-            render.safe_markdown(r["title"], allowed),
-            render.safe_markdown(r["why"], allowed),
+            _prose(r["title"], prompts.TITLE_CHARS, allowed),
+            _prose(r["why"], prompts.WHY_CHARS, allowed),
             r["severity"],
             *span,
         )
 
     # -- findings, feedback and inline comments --------------------------------------------
+
+    def _checks(self, selected: list, hunks: dict, head) -> list[Finding]:
+        """The deterministic checks on the added lines of changed Python files."""
+        out = []
+        off = frozenset(self.settings.disabled_checks)
+        for f in selected:
+            if not f.filename.endswith(".py") or f.status == "removed":
+                continue
+            h = hunks[f.filename]
+            added = {n for n, _t in diffmap.added_lines(h)}
+            if not added:
+                continue
+            try:
+                text = head(f.filename)
+            except NotComparable as e:
+                _info(f"{f.filename}: not checked ({e})")
+                continue
+            problems, why = checks.run(f.filename, text or "", added, off)
+            if why:
+                _info(f"{f.filename}: {why}")
+            for p in problems:
+                symbol = diffmap.symbol_at(h, p.line)
+                code = diffmap.code_at(h, p.line, p.end_line)
+                fp = diffmap.fingerprint(p.rule, f.filename, symbol, code)
+                where = (f.filename, symbol, p.line, p.end_line)
+                out.append(_check_finding(fp, p, *where))
+        if out:
+            _info(f"{len(out)} problem(s) found by the deterministic checks")
+        return out
 
     def _feedback(self) -> dict:
         """This flow's inline comments by fingerprint; 👍/👎 on them recorded."""

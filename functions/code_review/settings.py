@@ -5,6 +5,7 @@ used; nothing invalid stops a review."""
 
 from dataclasses import dataclass, field, fields
 
+import checks
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -34,6 +35,7 @@ class Settings:
     instructions: str = ""
     review_drafts: bool = False
     review_bots: bool = False
+    disabled_checks: list[str] = field(default_factory=list)
 
 
 def _check(name: str, value):
@@ -61,6 +63,10 @@ def _check(name: str, value):
     if name == "inline_min_severity":
         if value not in SEVERITIES:
             raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
+        return value
+    if name == "disabled_checks":
+        if not isinstance(value, list) or any(v not in checks.RULES for v in value):
+            raise ValueError(f"must be a list drawn from {', '.join(sorted(checks.RULES))}")
         return value
     if name == "instructions":
         if not isinstance(value, str) or len(value) > 2000:

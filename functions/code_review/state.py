@@ -25,6 +25,7 @@ class Finding:
     start_line: int | None = None
     end_line: int | None = None
     comment_id: int | None = None
+    found_by: str = "model"  # or "check <rule-id>"
 
     @property
     def rank(self) -> int:
@@ -61,6 +62,7 @@ class State:
     skipped: dict = field(default_factory=dict)  # path -> why it was not (fully) reviewed
     notes: list = field(default_factory=list)  # what the reader should know about this review
     model: str = ""
+    incomplete: str = ""  # why the model's part failed, if it did (a later event retries it)
 
     def to_parts(self) -> tuple[str, dict[str, dict]]:
         """The state as a small core and its large mappings (walkthrough,
