@@ -6,12 +6,16 @@ has an id, a severity and a message; a repository turns rules off with
 `disabled_checks` in .github/flows.yaml. Pure Python; host tests import it."""
 
 import ast
+import contextlib
 import math
 import re
 from dataclasses import dataclass
 
 import pyflakes.checker  # at import: a component has no files to import from at run time
 import pyflakes.messages as pm
+
+with contextlib.suppress(ImportError):  # Python 3.14's ast.unparse imports it lazily
+    import _ast_unparse  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -362,8 +366,11 @@ def _handle_used(fn, var: str) -> bool:
                 and f.attr in ("close", "__exit__")
             ):
                 return True
-            if any(isinstance(a, ast.Name) and a.id == var for a in node.args):
-                return True  # handed on (closing.closing(f), a helper, ...)
+            owner = _name(node).rsplit(".", 1)[-1]
+            if owner in ("closing", "enter_context", "push", "register") and any(
+                isinstance(a, ast.Name) and a.id == var for a in node.args
+            ):
+                return True  # handed to something that closes it
         if isinstance(node, ast.Return | ast.Yield | ast.YieldFrom) and node.value is not None:
             values = node.value.elts if isinstance(node.value, ast.Tuple) else [node.value]
             if any(isinstance(v, ast.Name) and v.id == var for v in values):

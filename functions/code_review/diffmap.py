@@ -135,9 +135,9 @@ def describe(status: str, previous: str | None, hunks: list[dict]) -> str:
     plus = sum(1 for h in hunks for k, *_ in h["lines"] if k == "added")
     minus = sum(1 for h in hunks for k, *_ in h["lines"] if k == "removed")
     if status == "added":
-        return f"Added ({plus} lines)."
+        return f"Added ({plus} line{'s' * (plus != 1)})."
     if status == "removed":
-        return f"Deleted ({minus} lines)."
+        return f"Deleted ({minus} line{'s' * (minus != 1)})."
     where = []
     for h in hunks:
         for kind, _o, new, _t in h["lines"]:

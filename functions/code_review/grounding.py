@@ -187,11 +187,27 @@ def head_lines(hunks: list[dict], start: int, end: int) -> list[tuple[str, str]]
     ]
 
 
+def changed_head_lines(hunks: list[dict]) -> set[int]:
+    """Head lines a pull request changes: added lines, and the lines either
+    side of a removal (where something was taken out)."""
+    out = set()
+    for h in hunks:
+        rows = h["lines"]
+        for i, (kind, _o, new, _t) in enumerate(rows):
+            if new is None:
+                continue
+            near_removal = any(
+                0 <= j < len(rows) and rows[j][0] == "removed" for j in (i - 1, i + 1)
+            )
+            if kind == "added" or near_removal:
+                out.add(new)
+    return out
+
+
 def risk_grounded(title: str, why: str, hunks: list[dict], start: int, end: int) -> bool:
-    """Whether a model's risk cites added lines that hold what it talks about."""
+    """Whether a model's risk cites changed lines that hold what it talks about."""
     near = head_lines(hunks, start, end)
-    cited = [t for k, t in head_lines(hunks, start + 1, end - 1) if k == "added"]
-    if not cited:
+    if not any(start <= n <= end for n in changed_head_lines(hunks)):
         return False
     on_lines = tokens([t for _k, t in near])
     words = {w for w in _IDENT.findall(f"{title} {why}") if len(w) >= 3}

@@ -112,6 +112,12 @@ def _restates(model: Finding, checked: list[Finding]) -> bool:
     )
 
 
+def _posted(f: Finding) -> dict:
+    return {"fingerprint": f.fingerprint, "path": f.path, "start_line": f.start_line,
+            "end_line": f.end_line, "rule": f.rule, "severity": f.severity, "title": f.title,
+            "found_by": f.found_by}  # fmt: skip
+
+
 def _change(c: Change) -> dict:
     return {"path": c.path, "line": c.line, "symbol": c.symbol, "kind": c.kind,
             "detail": c.detail, "found_by": c.source}  # fmt: skip
@@ -328,7 +334,7 @@ class Review:
             "comment": {"id": made.id, "action": made.action},
             "files_reviewed": sorted(f.filename for f in selected if f.filename not in st.skipped),
             "not_reviewed": st.skipped,
-            "findings": [f.fingerprint for f in st.findings],
+            "findings": [_posted(f) for f in st.findings],
             "breaking": [_change(c) for c in st.breaking],
             "model_calls": self.calls,
             "model_findings_dropped": self.dropped,

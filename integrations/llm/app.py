@@ -45,7 +45,7 @@ def _messages(messages):
 def _check(text, spec):
     """(value, None) when `text` is JSON matching `spec`, else (None, reason)."""
     try:
-        value = prompt.parse_json(text)
+        value = schema.trim(prompt.parse_json(text), spec)
     except ValueError as e:
         return None, str(e)
     problem = schema.validate(value, spec)

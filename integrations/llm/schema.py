@@ -136,3 +136,28 @@ def _name(value):
 def _short(value):
     text = json.dumps(value)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def trim(value, schema, root=None):
+    """`value` with arrays cut to their maxItems and strings to their
+    maxLength, as the schema bounds them (a model that ignores the bounds
+    loses the excess instead of the whole reply)."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict):
+        return value
+    if "$ref" in schema:
+        try:
+            return trim(value, _resolve(schema["$ref"], root), root)
+        except (KeyError, ValueError):
+            return value
+    if isinstance(value, str) and isinstance(schema.get("maxLength"), int):
+        return value[: schema["maxLength"]]
+    if isinstance(value, list):
+        if isinstance(schema.get("maxItems"), int):
+            value = value[: schema["maxItems"]]
+        items = schema.get("items")
+        return [trim(v, items, root) for v in value] if isinstance(items, dict) else value
+    if isinstance(value, dict):
+        props = schema.get("properties") or {}
+        return {k: trim(v, props[k], root) if k in props else v for k, v in value.items()}
+    return value

@@ -34,6 +34,7 @@ class ScriptedModel:
     summary: str = "Refactors the API of the package."
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_with: int | None = None  # answer every call with this HTTP status
+    raw: str | None = None  # answer every schema'd call with exactly this text
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -72,6 +73,8 @@ class ScriptedModel:
         user = body["messages"][-1]["content"]
         if schema is None:
             return f"About that: the change is in the diff above ({len(user)} characters read)."
+        if self.raw is not None and "files" in schema.get("properties", {}):
+            return self.raw
         props = schema.get("properties", {})
         if "files" not in props:
             return json.dumps({"summary": self.summary})

@@ -154,23 +154,36 @@ def griffe_check(case: Case, repo: Path) -> tuple[list[dict], str]:
 # -- the flow -----------------------------------------------------------------------
 
 
+SCRIPTED = f"""
+llm:
+  backend: openai
+  openai: {{base_url: "{BASE_URL}", api_key: "sk-corpus", model: scripted}}
+"""
+
+
+def llama(model_path: Path, n_ctx: int = 8192) -> str:
+    """The llm: section for a local GGUF model in process (CPU)."""
+    return f"""
+llm:
+  backend: llama
+  llama: {{model_path: "{model_path}", n_ctx: {n_ctx}, n_gpu_layers: 0}}
+"""
+
+
 class FlowRunner:
     """The code-review flow behind the service's webhook endpoint, over the
-    fake GitHub and a scripted model that finds nothing itself."""
+    fake GitHub; by default with a scripted model that finds nothing itself
+    (`llm`: another app.yaml llm: section, e.g. llama(PATH))."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
+    def __init__(self, tmp: Path, llm: str = SCRIPTED, timeout_s: int = 120) -> None:
+        self.tmp, self.llm = tmp, llm
+        self.flow = CODE_REVIEW.replace("timeout_s: 120", f"timeout_s: {timeout_s}")
         self.numbers = iter(range(5000, 100000))
 
     @contextlib.contextmanager
     def started(self) -> Iterator[FlowRunner]:
         self.fake = FakeGitHub(token=TOKEN).start()
-        llm = f"""
-llm:
-  backend: openai
-  openai: {{base_url: "{BASE_URL}", api_key: "sk-corpus", model: scripted}}
-"""
-        path = make_project(self.tmp / "proj", CODE_REVIEW, llm)
+        path = make_project(self.tmp / "proj", self.flow, self.llm)
         cfg = load_config(path)
         cfg.github.api_url, cfg.github.token = self.fake.url, SecretStr(TOKEN)
         cfg.github.webhook_secret = SecretStr(SECRET)

@@ -51,3 +51,48 @@ def test_same_thing_as_a_deterministic_row():
     assert grounding.same_thing({"shop.api.list_orders"}, "shop.api.list_orders")
     assert not grounding.same_thing({"shop"}, "shop.api.list_orders")
     assert not grounding.same_thing({"orders"}, "shop.api.list_orders")
+
+
+ADDED = [
+    {
+        "lines": [
+            ("context", None, 1, "def connect(dsn):"),
+            ("context", None, 2, "    return db.open(dsn)"),
+            ("added", None, 3, "def find(cur, name):"),
+            ("added", None, 4, "    cur.execute(f\"SELECT * FROM t WHERE n = '{name}'\")"),
+        ]
+    }
+]
+
+
+@pytest.mark.parametrize(
+    ("title", "why", "start", "end", "kept"),
+    [
+        ("SQL injection in find", "name is put into the SQL text", 4, 4, True),
+        ("Query built with an f-string", "cur.execute gets user text", 3, 4, True),
+        # cites lines the PR did not change
+        ("SQL injection in connect", "connect builds SQL", 1, 2, False),
+        # cites changed lines but names nothing on them
+        ("Possible security issue", "This could be dangerous for users.", 4, 4, False),
+    ],
+)
+def test_a_model_risk_must_cite_changed_lines_that_hold_what_it_names(title, why, start, end, kept):
+    assert grounding.risk_grounded(title, why, ADDED, start, end) is kept
+
+
+def test_where_something_was_removed_counts_as_changed():
+    hunks = [
+        {
+            "lines": [
+                ("context", 1, 1, "def transfer(accounts, src, dst, amount):"),
+                ("removed", 2, None, "    if amount <= 0:"),
+                ("removed", 3, None, "        raise ValueError('amount must be positive')"),
+                ("context", 4, 2, "    if accounts[src] < amount:"),
+                ("context", 5, 3, "        raise ValueError('insufficient funds')"),
+            ]
+        }
+    ]
+    assert grounding.changed_head_lines(hunks) == {1, 2}
+    assert grounding.risk_grounded("Negative amount accepted", "amount is no longer checked",
+                                   hunks, 2, 2)  # fmt: skip
+    assert not grounding.risk_grounded("Funds check", "raise ValueError", hunks, 3, 3)
