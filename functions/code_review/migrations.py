@@ -147,21 +147,17 @@ def sql_changes(path: str, sql: str, keep: Callable = _every) -> list[Breaking]:
     return out
 
 
+def _col(path: str, line: int, table: str, col: str, kind: str, what: str) -> Breaking:
+    return Breaking(path, line, f"{table}.{col}", kind, f"column {col} of table {table} {what}")
+
+
 def _alter_action(path: str, line: int, table: str, action: str) -> list[Breaking]:
     if _NOT_COLUMN.match(action):
         return []
     m = _DROP_COLUMN.match(action)
     if m:
         c = _unquote(m.group(1))
-        return [
-            Breaking(
-                path,
-                line,
-                f"{table}.{c}",
-                "column-dropped",
-                f"column {c} of table {table} is dropped",
-            )
-        ]
+        return [_col(path, line, table, c, "column-dropped", "is dropped")]
     m = _RENAME_TO.match(action)
     if m:
         b = _unquote(m.group(1))
@@ -169,39 +165,15 @@ def _alter_action(path: str, line: int, table: str, action: str) -> list[Breakin
     m = _RENAME_COLUMN.match(action)
     if m:
         a, b = _unquote(m.group(1)), _unquote(m.group(2))
-        return [
-            Breaking(
-                path,
-                line,
-                f"{table}.{a}",
-                "column-renamed",
-                f"column {a} of table {table} is renamed to {b}",
-            )
-        ]
+        return [_col(path, line, table, a, "column-renamed", f"is renamed to {b}")]
     m = _CHANGE.match(action)
     if m and _unquote(m.group(1)) != _unquote(m.group(2)):
         a, b = _unquote(m.group(1)), _unquote(m.group(2))
-        return [
-            Breaking(
-                path,
-                line,
-                f"{table}.{a}",
-                "column-renamed",
-                f"column {a} of table {table} is renamed to {b}",
-            )
-        ]
+        return [_col(path, line, table, a, "column-renamed", f"is renamed to {b}")]
     m = _SET_NOT_NULL.match(action)
     if m:
         c = _unquote(m.group(1))
-        return [
-            Breaking(
-                path,
-                line,
-                f"{table}.{c}",
-                "column-narrowed",
-                f"column {c} of table {table} becomes NOT NULL",
-            )
-        ]
+        return [_col(path, line, table, c, "column-narrowed", "becomes NOT NULL")]
     return []
 
 
@@ -305,15 +277,7 @@ def _alembic(path: str, fn: ast.FunctionDef, consts: dict, keep: Callable) -> li
         elif name == "drop_column":
             col = a.str(col_pos, "column_name")
             if table and col:
-                out.append(
-                    Breaking(
-                        path,
-                        line,
-                        f"{table}.{col}",
-                        "column-dropped",
-                        f"column {col} of table {table} is dropped",
-                    )
-                )
+                out.append(_col(path, line, table, col, "column-dropped", "is dropped"))
         elif name == "alter_column":
             col = a.str(col_pos, "column_name")
             if not (table and col):
@@ -321,24 +285,10 @@ def _alembic(path: str, fn: ast.FunctionDef, consts: dict, keep: Callable) -> li
             renamed = a.str(None, "new_column_name")
             if renamed and renamed != col:
                 out.append(
-                    Breaking(
-                        path,
-                        line,
-                        f"{table}.{col}",
-                        "column-renamed",
-                        f"column {col} of table {table} is renamed to {renamed}",
-                    )
+                    _col(path, line, table, col, "column-renamed", f"is renamed to {renamed}")
                 )
             if a.const("nullable") is False and a.const("existing_nullable") is not False:
-                out.append(
-                    Breaking(
-                        path,
-                        line,
-                        f"{table}.{col}",
-                        "column-narrowed",
-                        f"column {col} of table {table} becomes NOT NULL",
-                    )
-                )
+                out.append(_col(path, line, table, col, "column-narrowed", "becomes NOT NULL"))
         elif name == "execute" and owner == "op" and node.args:
             for sql in _sql_of(node.args[0], consts):
                 out += [_at(b, line) for b in sql_changes(path, sql)]

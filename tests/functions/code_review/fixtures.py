@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import uuid
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,11 @@ from fastapi.testclient import TestClient
 
 from flows.server.ingest import sign
 from flows.server.worker import Worker
+from tests.conftest import make_project
 from tests.fakes.git import GitRepo
 from tests.fakes.github import FakeGitHub, FakeRepo, load_fixture
+from tests.server.test_service import SECRET as APP_SECRET
+from tests.server.test_service import SETTINGS, Server
 
 SECRET = "whsec-" + uuid.uuid4().hex
 CODE_REVIEW = """
@@ -92,6 +96,20 @@ API_BREAKING = [
     "src/shop/api.py:shop.api.list_orders:parameter-added-required",
 ]
 SCHEMA_BREAKING = ["migrations/0002_drop_coupons.sql:coupons:table-dropped"]
+
+
+def app_server(tmp_path: Path, fake: FakeGitHub, key_path: Path, llm: str, flow: str = CODE_REVIEW):
+    """`flows serve` as a real process, the GitHub App of the fake GitHub."""
+    config = make_project(tmp_path / "proj", flow, SETTINGS + llm)
+    env = {
+        **os.environ,
+        "FLOWS_DATABASE_URL": f"sqlite:///{tmp_path / 'flows.db'}",
+        "GITHUB_API_URL": fake.url,
+        "GITHUB_APP_ID": "4242",
+        "GITHUB_APP_PRIVATE_KEY_PATH": str(key_path),
+        "GITHUB_WEBHOOK_SECRET": APP_SECRET,
+    }
+    return Server(config, env).start()
 
 
 def brief(result: dict) -> list[str]:

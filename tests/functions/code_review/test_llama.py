@@ -5,14 +5,12 @@ one-comment-per-PR behaviour across pushes must hold exactly."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 
-from tests.conftest import make_project
-from tests.functions.code_review.fixtures import CODE_REVIEW, make_git, ours, pr_payload
-from tests.server.test_service import SECRET, SETTINGS, Server, wait_for
+from tests.functions.code_review.fixtures import app_server, make_git, ours, pr_payload
+from tests.server.test_service import wait_for
 from tests.tiny_gguf import write_tiny_llama
 
 pytestmark = pytest.mark.slow
@@ -34,16 +32,7 @@ llm:
   backend: llama
   llama: {{model_path: "{model}", n_ctx: 16384, n_gpu_layers: 0}}
 """
-    config = make_project(tmp_path / "proj", CODE_REVIEW, SETTINGS + llm)
-    env = {
-        **os.environ,
-        "FLOWS_DATABASE_URL": f"sqlite:///{tmp_path / 'flows.db'}",
-        "GITHUB_API_URL": fake.url,
-        "GITHUB_APP_ID": "4242",
-        "GITHUB_APP_PRIVATE_KEY_PATH": str(app_key[0]),
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-    }
-    server = Server(config, env).start()
+    server = app_server(tmp_path, fake, app_key[0], llm)
     try:
         git = make_git(tmp_path / "repo")
         payload = pr_payload(41, git, fake)

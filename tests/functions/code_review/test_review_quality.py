@@ -7,16 +7,14 @@ poor model's nonsense dropped, never posted; and one review with the real
 from __future__ import annotations
 
 import json
-import os
 import re
 
 import pytest
 
-from tests.conftest import make_project
 from tests.functions.code_review.corpus import FlowRunner, make_repo, run_flow
-from tests.functions.code_review.fixtures import CODE_REVIEW, ours, pr_payload
+from tests.functions.code_review.fixtures import CODE_REVIEW, app_server, ours, pr_payload
 from tests.functions.code_review.quality import load_planted, real_model, score
-from tests.server.test_service import SECRET, SETTINGS, Server, wait_for
+from tests.server.test_service import wait_for
 
 pytestmark = pytest.mark.slow
 PLANTED = load_planted()
@@ -106,16 +104,7 @@ llm:
   llama: {{model_path: "{model}", n_ctx: 8192, n_gpu_layers: 0}}
 """
     flow = CODE_REVIEW.replace("timeout_s: 120", "timeout_s: 600")
-    config = make_project(tmp_path / "proj", flow, SETTINGS + llm)
-    env = {
-        **os.environ,
-        "FLOWS_DATABASE_URL": f"sqlite:///{tmp_path / 'flows.db'}",
-        "GITHUB_API_URL": fake.url,
-        "GITHUB_APP_ID": "4242",
-        "GITHUB_APP_PRIVATE_KEY_PATH": str(app_key[0]),
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-    }
-    server = Server(config, env).start()
+    server = app_server(tmp_path, fake, app_key[0], llm, flow)
     try:
         git = make_repo(planted.case, tmp_path / "repo")
         payload = pr_payload(77, git, fake)
