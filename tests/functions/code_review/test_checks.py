@@ -129,3 +129,12 @@ def test_every_problem_has_a_message_severity_and_category():
         found, _ = checks.run("x.py", src, ALL)
         p = next(p for p in found if p.rule == rule)
         assert p.message and p.severity in ("low", "medium", "high", "critical") and p.category
+
+
+def test_the_flow_settings_schema_lists_every_rule():
+    import yaml
+
+    path = Path(__file__).parents[3] / "functions" / "code_review" / "flow.yaml"
+    flow = yaml.safe_load(path.read_text())
+    ids = flow["settings_schema"]["properties"]["disabled_checks"]["items"]["enum"]
+    assert sorted(ids) == sorted(checks.RULES)

@@ -133,3 +133,22 @@ llm:
             assert re.search(r"`shop/orders.py` L\d+", risks)
     (run,) = [r for r in repo.check_runs.values() if r["head_sha"] == head]
     assert run["conclusion"] in ("success", "neutral")
+
+
+def test_a_repository_turns_checks_off(runner, tmp_path):
+    planted = next(p for p in PLANTED if p.name.startswith("12-mixed"))
+    case = planted.case
+    settings = "code_review:\n  disabled_checks: [eval-exec, hardcoded-secret, no-such-check]\n"
+    off = type(case)(**{**case.__dict__, "base": {**case.base, ".github/flows.yaml": settings}})
+    _found, report = run_flow(runner, off, tmp_path / "repo")
+    by = {f["found_by"] for f in report["result"]["findings"]}
+    # an unknown id makes the whole setting invalid: the defaults (every check) are used
+    assert "check eval-exec" in by
+    body = ours(runner.fake.repos["codertocat/hello-world"], report["result"]["pull_request"])
+    assert "disabled_checks: must be a list drawn from" in body[0]["body"]
+    settings = "code_review:\n  disabled_checks: [eval-exec, hardcoded-secret]\n"
+    off = type(case)(**{**case.__dict__, "base": {**case.base, ".github/flows.yaml": settings}})
+    _found, report = run_flow(runner, off, tmp_path / "repo2")
+    by = {f["found_by"] for f in report["result"]["findings"]}
+    assert "check eval-exec" not in by and "check hardcoded-secret" not in by
+    assert "check sql-injection" in by
