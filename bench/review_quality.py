@@ -100,6 +100,8 @@ def main() -> None:
                                         f"{f['title']}" for f in v]
                                     for k, v in got["false_positives"].items()},
                 "model_findings_dropped": result.get("model_findings_dropped"),
+                "posted": [f"{f['path']}:{f['start_line']}-{f['end_line']} {f['found_by']}: "
+                           f"{f['title']}" for f in findings],
                 "seconds": round(seconds, 1),
             }), flush=True)  # fmt: skip
 

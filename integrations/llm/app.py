@@ -49,6 +49,12 @@ def _check(text, spec):
     except ValueError as e:
         return None, str(e)
     problem = schema.validate(value, spec)
+    if problem is not None:
+        pruned, dropped = schema.prune(value, spec)
+        if dropped and schema.validate(pruned, spec) is None:
+            log.log(log.Level.WARN, f"dropped {dropped} list item(s) that broke the schema "
+                    f"({problem})")  # fmt: skip
+            value, problem = pruned, None
     return (prompt.clean(value), None) if problem is None else (None, problem)
 
 

@@ -161,3 +161,28 @@ def trim(value, schema, root=None):
         props = schema.get("properties") or {}
         return {k: trim(v, props[k], root) if k in props else v for k, v in value.items()}
     return value
+
+
+def prune(value, schema, root=None) -> tuple[object, int]:
+    """`value` without the array items that break their item schema, and how
+    many were dropped (a reply with one bad finding keeps the good ones)."""
+    root = schema if root is None else root
+    if not isinstance(schema, dict):
+        return value, 0
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        kept, dropped = [], 0
+        for item in value:
+            item, n = prune(item, schema["items"], root)
+            dropped += n
+            if validate(item, schema["items"], root) is None:
+                kept.append(item)
+            else:
+                dropped += 1
+        return kept, dropped
+    if isinstance(value, dict):
+        props, out, dropped = schema.get("properties") or {}, {}, 0
+        for k, v in value.items():
+            out[k], n = prune(v, props[k], root) if k in props else (v, 0)
+            dropped += n
+        return out, dropped
+    return value, 0

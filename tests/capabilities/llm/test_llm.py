@@ -172,12 +172,27 @@ def test_chat_json_repairs_a_malformed_reply_once(runtime):
 @respx.mock
 def test_chat_json_gives_a_clear_error_when_the_repair_fails_too(runtime):
     respx.post(f"{BASE}/chat/completions").mock(side_effect=[
-        completion('{"summary": "s"}'), completion('{"summary": "s", "risks": [1]}')])  # fmt: skip
+        completion('{"summary": "s"}'), completion('{"summary": 7, "risks": []}')])  # fmt: skip
     report = run(runtime, ("chat_json", {"messages": [["user", "x"]],
                                          "json_schema": json.dumps(SCHEMA)}))  # fmt: skip
     err = report.result[0]["err"]
     assert "did not match the schema, even after one repair" in err
-    assert "$.risks[0]: expected string, got integer" in err
+    assert "$.summary: expected string, got integer" in err
+
+
+@pytest.mark.slow
+@respx.mock
+def test_chat_json_keeps_what_fits_of_a_reply_over_the_bounds(runtime):
+    reply = {"summary": "x" * 300, "risks": ["a", 2, "b", "c" * 100, "d", "e"]}
+    route = respx.post(f"{BASE}/chat/completions").mock(
+        side_effect=[completion(json.dumps(reply))]
+    )
+    report = run(runtime, ("chat_json", {"messages": [["user", "x"]],
+                                         "json_schema": json.dumps(SCHEMA)}))  # fmt: skip
+    value = json.loads(report.result[0]["ok"]["text"])
+    # too long: cut to maxLength; too many: cut to maxItems; then the wrong type dropped
+    assert value == {"summary": "x" * 200, "risks": ["a", "b"]}
+    assert route.call_count == 1
 
 
 @pytest.mark.slow

@@ -67,9 +67,18 @@ def load_planted(folder: Path = CASES) -> list[Planted]:
     return out
 
 
+WIDE = 4  # lines a finding may span beyond its problem and still be "at its lines"
+
+
 def _overlaps(f: dict, p: Problem) -> bool:
+    """The finding is at the problem's lines: it overlaps them (one line of
+    slack) and does not cover much more (a finding on a whole file flags
+    nothing in particular)."""
     start, end = f.get("start_line"), f.get("end_line") or f.get("start_line")
-    return f["path"] == p.path and start is not None and start <= p.end + 1 and p.start <= end + 1
+    if f["path"] != p.path or start is None:
+        return False
+    narrow = end - start <= (p.end - p.start) + WIDE
+    return narrow and start <= p.end + 1 and p.start <= end + 1
 
 
 def flagged_by(f: dict, p: Problem) -> bool:
