@@ -175,6 +175,7 @@ _PLAIN = set(
     ]
 )
 _IDENT = re.compile(r"[A-Za-z_][\w]*")
+_NOT_CODE = re.compile(r"^\s*(?:$|#|import\s|from\s+\S+\s+import\s|[\"']{3}[^\"']*[\"']{3}$)")
 
 
 def head_lines(hunks: list[dict], start: int, end: int) -> list[tuple[str, str]]:
@@ -209,6 +210,9 @@ def risk_grounded(title: str, why: str, hunks: list[dict], start: int, end: int)
     near = head_lines(hunks, start, end)
     if not any(start <= n <= end for n in changed_head_lines(hunks)):
         return False
+    cited = [t for _k, t in head_lines(hunks, start + 1, end - 1)]
+    if all(_NOT_CODE.match(t) for t in cited):
+        return False  # only imports, comments or blank lines: nothing there to go wrong
     on_lines = tokens([t for _k, t in near])
     words = {w for w in _IDENT.findall(f"{title} {why}") if len(w) >= 3}
     named = (code_names(f"{title} {why}") | words) - _PLAIN

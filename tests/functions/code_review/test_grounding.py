@@ -96,3 +96,10 @@ def test_where_something_was_removed_counts_as_changed():
     assert grounding.risk_grounded("Negative amount accepted", "amount is no longer checked",
                                    hunks, 2, 2)  # fmt: skip
     assert not grounding.risk_grounded("Funds check", "raise ValueError", hunks, 3, 3)
+
+
+def test_a_risk_on_nothing_but_imports_is_not_grounded():
+    hunks = [{"lines": [("added", None, 1, "import logging"), ("added", None, 2, ""),
+                        ("added", None, 3, "log = logging.getLogger(__name__)")]}]  # fmt: skip
+    assert not grounding.risk_grounded("Improper use of logging", "logging is misused", hunks, 1, 1)
+    assert grounding.risk_grounded("Logger at import", "logging.getLogger runs", hunks, 3, 3)
