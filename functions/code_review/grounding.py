@@ -174,6 +174,7 @@ _PLAIN = set(
         "global",
     ]
 )
+MAX_SPAN = 8  # lines a model's risk may cite
 _IDENT = re.compile(r"[A-Za-z_][\w]*")
 _NOT_CODE = re.compile(r"^\s*(?:$|#|import\s|from\s+\S+\s+import\s|[\"']{3}[^\"']*[\"']{3}$)")
 
@@ -207,6 +208,8 @@ def changed_head_lines(hunks: list[dict]) -> set[int]:
 
 def risk_grounded(title: str, why: str, hunks: list[dict], start: int, end: int) -> bool:
     """Whether a model's risk cites changed lines that hold what it talks about."""
+    if end - start + 1 > MAX_SPAN:
+        return False  # about a whole file or function: at no line in particular
     near = head_lines(hunks, start, end)
     if not any(start <= n <= end for n in changed_head_lines(hunks)):
         return False

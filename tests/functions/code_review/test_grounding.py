@@ -103,3 +103,9 @@ def test_a_risk_on_nothing_but_imports_is_not_grounded():
                         ("added", None, 3, "log = logging.getLogger(__name__)")]}]  # fmt: skip
     assert not grounding.risk_grounded("Improper use of logging", "logging is misused", hunks, 1, 1)
     assert grounding.risk_grounded("Logger at import", "logging.getLogger runs", hunks, 3, 3)
+
+
+def test_a_risk_over_a_whole_file_is_at_no_line():
+    hunks = [{"lines": [("added", None, n, f"x{n} = compute(x{n - 1})") for n in range(1, 21)]}]
+    assert grounding.risk_grounded("compute misuse", "x5 from compute", hunks, 5, 6)
+    assert not grounding.risk_grounded("compute misuse", "x5 from compute", hunks, 1, 20)
