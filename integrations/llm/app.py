@@ -42,14 +42,15 @@ def _messages(messages):
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
-def _check(text, spec):
-    """(value, None) when `text` is JSON matching `spec`, else (None, reason)."""
+def _check(text, spec, salvage=False):
+    """(value, None) when `text` is JSON matching `spec`, else (None, reason);
+    `salvage`: list items that break the schema are dropped first."""
     try:
         value = schema.trim(prompt.parse_json(text), spec)
     except ValueError as e:
         return None, str(e)
     problem = schema.validate(value, spec)
-    if problem is not None:
+    if problem is not None and salvage:
         pruned, dropped = schema.prune(value, spec)
         if dropped and schema.validate(pruned, spec) is None:
             log.log(log.Level.WARN, f"dropped {dropped} list item(s) that broke the schema "
@@ -98,7 +99,7 @@ class Llm(exports.Llm):
             done = _complete(repair, opts, json_schema)
             usage[0] += done.usage.prompt_tokens
             usage[1] += done.usage.completion_tokens
-            value, problem = _check(done.text, spec)
+            value, problem = _check(done.text, spec, salvage=True)  # the last chance
             if problem is not None:
                 cut = " (the reply was cut at max-tokens)" if done.finish_reason == "length" else ""
                 raise Err(f"the model's reply did not match the schema, even after one repair: "

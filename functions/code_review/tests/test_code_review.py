@@ -27,9 +27,11 @@ def test_review_has_summary_risks_and_exact_breaking_changes(flow):
     assert body.startswith("<!-- flows:code-review -->")
     for heading in ("### Summary", "### Walkthrough", "### Risks", "### Breaking changes"):
         assert heading in body
-    assert "**Untrusted input reaches eval**" in body
-    assert "| `cancel_order` | Public object was removed |" in body
-    assert "| `get_order` | Parameter was removed: include_items |" in body
+    # the eval() is the check's finding; the model's on the same lines is merged into it
+    assert "**eval/exec of input that is not a literal**" in body
+    assert "found by: check eval-exec" in body and "Untrusted input reaches eval" not in body
+    assert "| `shop.api.cancel_order` | Public object was removed |" in body
+    assert "| `shop.api.get_order` | Parameter was removed: include_items |" in body
     assert "| `coupons` | table coupons is dropped |" in body
     assert "`poetry.lock`: ignored by the settings" in body
     [review] = [w for w in report.writes if w.get("path", "").endswith("/pulls/7/reviews")]
@@ -37,7 +39,7 @@ def test_review_has_summary_risks_and_exact_breaking_changes(flow):
     assert report.llm["calls"] == 1
 
 
-def test_no_risks_no_inline_review(flow):
+def test_a_quiet_model_still_gets_the_checks_findings(flow):
     report = flow.run(SAMPLE)
     schema = flow.model_calls[0]["schema"]
     paths = schema["properties"]["files"]["items"]["properties"]["path"]["enum"]
@@ -45,8 +47,10 @@ def test_no_risks_no_inline_review(flow):
              "risks": [], "breaking": []}  # fmt: skip
     report = flow.run(SAMPLE, llm=[json.dumps(quiet)])
     assert report.ok, report.error
-    assert not any(w.get("path", "").endswith("/reviews") for w in report.writes)
+    [review] = [w for w in report.writes if w.get("path", "").endswith("/reviews")]
+    assert "check eval-exec" not in review["body"]["body"]  # (the marker is hidden)
     assert "Tidies the API." in flow.comments(report)[-1]
+    assert "found by: check eval-exec" in flow.comments(report)[-1]
 
 
 def test_settings_outside_the_schema_are_refused():

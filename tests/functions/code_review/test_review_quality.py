@@ -11,10 +11,9 @@ import re
 
 import pytest
 
-from tests.functions.code_review.corpus import FlowRunner, make_repo, run_flow
-from tests.functions.code_review.fixtures import CODE_REVIEW, app_server, ours, pr_payload
-from tests.functions.code_review.quality import load_planted, real_model, score
-from tests.server.test_service import wait_for
+from tests.functions.code_review.corpus import FlowRunner, run_flow
+from tests.functions.code_review.fixtures import ours
+from tests.functions.code_review.quality import load_planted, score
 
 pytestmark = pytest.mark.slow
 PLANTED = load_planted()
@@ -90,49 +89,6 @@ def test_a_poor_model_never_fails_the_review_or_gets_posted(answer, dropped, run
         assert result["model_failed"] is None and result["model_findings_dropped"] == dropped
     body = ours(runner.fake.repos["codertocat/hello-world"], result["pull_request"])[0]["body"]
     assert "evil.example)" not in body and "](http://evil" not in body
-
-
-def test_a_real_model_review_through_flows_serve(tmp_path, app_github, app_key):
-    model, why = real_model()
-    if model is None:
-        pytest.skip(f"the real 0.5B model is not available here: {why}")
-    planted = next(p for p in PLANTED if p.name.startswith("12-mixed"))
-    fake = app_github
-    llm = f"""
-llm:
-  backend: llama
-  llama: {{model_path: "{model}", n_ctx: 8192, n_gpu_layers: 0}}
-"""
-    flow = CODE_REVIEW.replace("timeout_s: 120", "timeout_s: 600")
-    server = app_server(tmp_path, fake, app_key[0], llm, flow)
-    try:
-        git = make_repo(planted.case, tmp_path / "repo")
-        payload = pr_payload(77, git, fake)
-        repo = fake.repos["codertocat/hello-world"]
-        head = git.sha("feature")
-        assert server.deliver("pull_request", payload).status_code == 202
-
-        def reviewed():
-            found = ours(repo, 77)
-            return found if found and f'"head": "{head}"' in found[0]["body"] else None
-
-        (c,) = wait_for(reviewed, timeout=600)
-    finally:
-        server.stop()
-    body = c["body"]
-    risks = body.split("### Risks")[1].split("###")[0]
-    for p in planted.problems:
-        if p.rule != "model":
-            assert f"`{p.path}` L{p.start}" in risks and f"check {p.rule}" in risks, p
-    assert "| `shop/orders.py` |" in body.split("### Walkthrough")[1]
-    summary = body.split("### Summary")[1].split("###")[0].strip()
-    assert summary and SENTENCE_END.search(summary), summary  # never cut mid-sentence
-    # nothing ungrounded: each model risk cites lines of the diff that hold what it names
-    for line in risks.splitlines():
-        if "found by: model" in line:
-            assert re.search(r"`shop/orders.py` L\d+", risks)
-    (run,) = [r for r in repo.check_runs.values() if r["head_sha"] == head]
-    assert run["conclusion"] in ("success", "neutral")
 
 
 def test_a_repository_turns_checks_off(runner, tmp_path):
