@@ -9,7 +9,6 @@ them. Every change is named by the import path users write. A file whose
 API cannot be compared is reported with the reason; the others go on.
 Pure Python; host tests and bench/breaking.py import it."""
 
-import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -92,6 +91,7 @@ class Comparison:
         self.not_compared: dict[str, str] = {}
         self._surfaces: dict[tuple, Surface] = {}
         self._done: set[tuple] = set()  # (module, name) definitions compared
+        self._emitted: set[tuple] = set()
 
     def _surface(self, tree: Tree, root: str, top: str) -> Surface:
         key = (id(tree), root, top)
@@ -219,7 +219,7 @@ class Comparison:
     def _keywords(self, exp, base: Surface, head: Surface, hmod: str, hname: str) -> None:
         """Keywords read from **kwargs in base that head no longer accepts."""
         bmod, hm = base.module(exp.module), head.module(hmod)
-        old_fns, new_fns = surface.functions(bmod.tree), surface.functions(hm.tree)
+        old_fns, new_fns = bmod.functions(), hm.functions()
         for qual, fn in old_fns.items():
             head_part = qual.split(".", 1)
             if head_part[0] != exp.name:
@@ -233,7 +233,6 @@ class Comparison:
             before = surface.kwargs_keywords(fn)
             after = surface.kwargs_keywords(new)
             params = {a.arg for a in [*new.args.posonlyargs, *new.args.args, *new.args.kwonlyargs]}
-            body = ast.get_source_segment(hm.source, new) or ""
             member = exp.public + ("." + head_part[1] if len(head_part) > 1 else "")
             # a parameter removed while **kwargs stays: griffe calls it swallowed,
             # but a **kwargs that never reads it turns the call into an error
@@ -250,6 +249,7 @@ class Comparison:
                     "parameter-removed",
                     f"Parameter was removed: {a.arg} (**{new.args.kwarg.arg} does not read it)",
                 )
+            body = hm.segment(new) if set(before) - set(after) - params else ""
             for key in before:
                 if key in after or key in params or repr(key) in body or f'"{key}"' in body:
                     continue
@@ -262,11 +262,9 @@ class Comparison:
                 )
 
     def _emit(self, path: str, line, symbol: str, kind: str, detail: str) -> None:
-        b = Breaking(path, line, symbol, kind, detail)
-        if not any(
-            (x.symbol, x.kind, x.detail) == (b.symbol, b.kind, b.detail) for x in self.found
-        ):
-            self.found.append(b)
+        if (symbol, kind, detail) not in self._emitted:
+            self._emitted.add((symbol, kind, detail))
+            self.found.append(Breaking(path, line, symbol, kind, detail))
 
 
 def api_changes(

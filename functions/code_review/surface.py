@@ -43,6 +43,20 @@ class Module:
     dynamic: dict[str, int] = field(default_factory=dict)  # served by __getattr__ -> line
     opaque_getattr: bool = False  # a __getattr__ that may serve any name
     _griffe: object = None
+    _functions: dict | None = None
+    _lines: list | None = None
+
+    def functions(self) -> dict:
+        if self._functions is None:
+            self._functions = functions(self.tree)
+        return self._functions
+
+    def segment(self, node) -> str:
+        """The source text of a node (lines split once per module)."""
+        if self._lines is None:
+            self._lines = self.source.splitlines()
+        end = getattr(node, "end_lineno", None) or node.lineno
+        return "\n".join(self._lines[node.lineno - 1 : end])
 
 
 @dataclass
