@@ -56,16 +56,22 @@ class Case:
         return bool(self.expect)
 
 
-def load_cases(folder: Path = CASES) -> list[Case]:
-    cases = []
+def read_cases(folder: Path, keys: set[str]) -> Iterator[tuple[str, dict]]:
+    """(name, data) of each case file in a corpus folder; unknown keys refused."""
     for path in sorted(folder.glob("*.yaml")):
         data = yaml.safe_load(path.read_text())
-        unknown = set(data) - KEYS
+        unknown = set(data) - keys
         if unknown:
             raise ValueError(f"{path.name}: unknown keys {sorted(unknown)}")
+        yield path.stem, data
+
+
+def load_cases(folder: Path = CASES) -> list[Case]:
+    cases = []
+    for name, data in read_cases(folder, KEYS):
         cases.append(
             Case(
-                name=path.stem,
+                name=name,
                 modelled_on=data["modelled_on"],
                 package=data["package"],
                 base=data["base"],

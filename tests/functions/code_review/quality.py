@@ -12,9 +12,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from tests.functions.code_review.corpus import Case
+from tests.functions.code_review.corpus import Case, read_cases
 
 CASES = Path(__file__).resolve().parents[2] / "corpus" / "review"
 KEYS = {"modelled_on", "base", "head", "problems"}
@@ -55,15 +53,11 @@ def _locate(head: dict, spec: dict, name: str) -> Problem:
 
 def load_planted(folder: Path = CASES) -> list[Planted]:
     out = []
-    for path in sorted(folder.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text())
-        unknown = set(data) - KEYS
-        if unknown:
-            raise ValueError(f"{path.name}: unknown keys {sorted(unknown)}")
+    for name, data in read_cases(folder, KEYS):
         head = data.get("head") or {}
-        problems = [_locate(head, p, path.stem) for p in data.get("problems") or []]
-        case = Case(path.stem, data["modelled_on"], "none", data["base"], head, [])
-        out.append(Planted(path.stem, data["modelled_on"], case, problems))
+        problems = [_locate(head, p, name) for p in data.get("problems") or []]
+        case = Case(name, data["modelled_on"], "none", data["base"], head, [])
+        out.append(Planted(name, data["modelled_on"], case, problems))
     return out
 
 
