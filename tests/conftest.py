@@ -20,6 +20,16 @@ COMPONENTS = Path(__file__).parent / "components"
 TOKEN = "ghs_" + secrets.token_hex(18)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_llm_servers():
+    """What a backend learns about a server (its JSON mode, its tokenizer)
+    lasts a process; each test starts without it."""
+    from flows.capabilities.llm.openai_backend import forget_servers
+
+    forget_servers()
+    yield
+
+
 @pytest.fixture(scope="session")
 def fake_github():
     fake = FakeGitHub(token=TOKEN).start()

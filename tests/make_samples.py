@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from flows.capabilities.llm.backend import Completion, estimate_tokens
+from flows.capabilities.llm.backend import Backend, Completion, estimate_tokens
 from flows.capabilities.replay import Recording, save_recorded_event
 from flows.project.events import Event
 from flows.runtime import Runtime
@@ -34,7 +34,7 @@ TOKEN = "ghs_" + uuid.uuid4().hex
 Answer = Callable[[list[dict[str, str]], dict[str, Any] | None], str]
 
 
-class CannedModel:
+class CannedModel(Backend):
     """A model backend that answers with `answer(messages, schema)`."""
 
     name = "scripted"
@@ -46,9 +46,6 @@ class CannedModel:
         text = self.answer(messages, schema)
         prompt = sum(estimate_tokens(m["content"]) for m in messages)
         return Completion(text, "scripted-model", prompt, estimate_tokens(text), 1.0, "stop")
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
 
     def context_window(self) -> int:
         return 128000

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.capabilities.github.client import GithubClient
-from flows.capabilities.llm.backend import Backend, Completion, Message, estimate_tokens
+from flows.capabilities.llm.backend import Backend, Completion, Message
 from flows.errors import EventError
 from flows.project.events import Event
 from flows.sandbox.capability import HostError
@@ -158,8 +158,9 @@ class ReplayGithub(GithubClient):
         return self._recording.viewer
 
 
-class ReplayBackend:
-    """Gives the recorded model answers back in the order they were given."""
+class ReplayBackend(Backend):
+    """Gives the recorded model answers back in the order they were given
+    (a batch is answered in its order, one request at a time)."""
 
     name = "replay"
 
@@ -196,9 +197,6 @@ class ReplayBackend:
             latency_ms=0.0,
             finish_reason=str(a.get("finish_reason") or "stop"),
         )
-
-    def count_tokens(self, text: str) -> int:
-        return estimate_tokens(text)
 
     def context_window(self) -> int:
         return self._rec.context_window
@@ -238,8 +236,9 @@ class RecordingGithub(GithubClient):
         return login
 
 
-class RecordingBackend:
-    """A model backend that also keeps every answer it gives."""
+class RecordingBackend(Backend):
+    """A model backend that also keeps every answer it gives, in the order of
+    the requests (so a batch is recorded one request at a time)."""
 
     def __init__(self, inner: Backend, recording: Recording) -> None:
         self._inner = inner
@@ -254,6 +253,9 @@ class RecordingBackend:
 
     def count_tokens(self, text: str) -> int:
         return self._inner.count_tokens(text)
+
+    def count_request(self, messages: list[Message], schema: dict[str, Any] | None) -> int:
+        return self._inner.count_request(messages, schema)
 
     def context_window(self) -> int:
         return self._inner.context_window()

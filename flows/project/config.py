@@ -80,6 +80,18 @@ class GithubConfig(_Model):
         return api.removesuffix("/api/v3")
 
 
+MIN_WINDOW = 2048
+
+
+def _window_at_least(value: int) -> int:
+    if value < MIN_WINDOW:
+        raise ValueError(
+            f"{value} tokens is too small to hold a flow's instructions, a piece of a diff "
+            f"and a reply; flows needs a context window of at least {MIN_WINDOW} tokens"
+        )
+    return value
+
+
 class OpenAIConfig(_Model):
     base_url: str = "https://api.openai.com/v1"
     api_key: SecretStr | None = None
@@ -90,21 +102,41 @@ class OpenAIConfig(_Model):
     timeout_s: float = Field(120.0, gt=0, le=3600)
     # retries on 429, 5xx, timeouts and connection errors, with backoff
     max_retries: int = Field(3, ge=0, le=10)
-    # how a JSON schema is enforced: auto tries json_schema, then json_object, then prompt
-    structured_output: Literal["auto", "json_schema", "json_object", "prompt"] = "auto"
-    # the model's context window in tokens (the server does not say)
-    context_window: int = Field(128000, ge=512)
+    # how a JSON schema is enforced: auto tries json_schema, then json_object with the
+    # schema, then plain json_object, then the schema in the prompt, and remembers
+    # per server the first one it accepts
+    structured_output: Literal[
+        "auto", "json_schema", "json_object_schema", "json_object", "prompt"
+    ] = "auto"
+    # the model's context window in tokens, a hard limit on every request
+    context_window: int = 128000
+    # model calls of one run sent at once (a chunked review's chunks side by side)
+    max_concurrency: int = Field(4, ge=1, le=64)
+    # how tokens are counted: auto uses the server's tokenize endpoint where it has
+    # one, else tiktoken's encoding for an OpenAI model where installed, else an
+    # estimate that errs high
+    tokenizer: Literal["auto", "server", "tiktoken", "estimate"] = "auto"
+
+    @field_validator("context_window")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        return _window_at_least(value)
 
 
 class LlamaConfig(_Model):
     model_path: Path | None = None
-    n_ctx: int = Field(8192, ge=256)
+    n_ctx: int = 8192
     # -1 offloads every layer to the GPU (when llama.cpp was built with CUDA); 0: CPU only
     n_gpu_layers: int = -1
     n_threads: int | None = Field(None, ge=1)
     # None: the chat template stored in the GGUF
     chat_format: str | None = None
     seed: int = 0
+
+    @field_validator("n_ctx")
+    @classmethod
+    def _window(cls, value: int) -> int:
+        return _window_at_least(value)
 
 
 class LLMConfig(_Model):

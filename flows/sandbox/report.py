@@ -134,6 +134,9 @@ class RunJournal:
                 }
             )
 
+    def elapsed_ms(self) -> float:
+        return round((time.monotonic() - self._start) * 1000, 1)
+
     def redact(self, value: Any) -> Any:
         """What the host hands a guest or records: every known secret masked."""
         return self._redact.deep(value)
@@ -193,11 +196,26 @@ class RunReport:
         return asdict(self)
 
 
+def _wall_ms(calls: list[dict[str, Any]]) -> float:
+    """How long the run waited on the model: calls side by side count once."""
+    spans = sorted((c["start_ms"], c["start_ms"] + c.get("latency_ms", 0))
+                   for c in calls if "start_ms" in c)  # fmt: skip
+    total, end = 0.0, float("-inf")
+    for a, b in spans:
+        if b > end:
+            total += b - max(a, end)
+            end = b
+    return round(total, 1)
+
+
 def llm_summary(calls: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "calls": len(calls),
         "prompt_tokens": sum(c.get("prompt_tokens", 0) for c in calls),
         "completion_tokens": sum(c.get("completion_tokens", 0) for c in calls),
+        # latency_ms adds every call's; wall_ms is the time spent waiting on them
         "latency_ms": round(sum(c.get("latency_ms", 0) for c in calls), 1),
+        "wall_ms": _wall_ms(calls),
+        "too_long": sum(bool(c.get("too_long")) for c in calls),
         "by_call": calls,
     }

@@ -48,7 +48,7 @@ def _ask(payload: dict, number: int, question: str, ctx: types.Context, event_na
         )
     )
     docs = [
-        llm.Document(f.filename, diffmap.numbered(f.filename, f.status, hunks_of(f.patch)))
+        llm.Document(f.filename, diffmap.numbered(f.status, hunks_of(f.patch), f.previous_filename))
         for f in files[: s.max_files]
     ]
     history = json.loads(memory.get("pr", ASK_KEY) or "[]")
@@ -60,9 +60,11 @@ def _ask(payload: dict, number: int, question: str, ctx: types.Context, event_na
     desc = llm.as_data("pull request", f"{pr.title}\n\n{pr.body[:4000]}")
     asked = "\n\n".join(f"Q: {h['q']}\nA: {h['a']}" for h in history[-4:])
     tail = llm.as_data("earlier questions", asked) if asked else ""
-    packing = llm.pack(f"{system}\n\n{desc}\n\n{tail}\n\n{question}", docs, 1, opts)
+    asked_now = llm.as_data("question", question)
+    preamble = "\n\n".join(p for p in (desc, tail, asked_now) if p)
+    packing = llm.pack(system, preamble, docs, 1, None, opts)
     diff = [llm.as_data(d.id, d.text) for chunk in packing.chunks for d in chunk]
-    user = "\n\n".join([desc, *diff, tail, llm.as_data("question", question)])
+    user = "\n\n".join(p for p in (desc, *diff, tail, asked_now) if p)
     reply = llm.chat([llm.Message("system", system), llm.Message("user", user)], opts)
     allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in files]))
     answer = render.safe_markdown(reply.text.strip(), allowed) or "_The model gave no answer._"

@@ -25,19 +25,21 @@ def parse(patch: str) -> list[dict]:
             for h in hunks]  # fmt: skip
 
 
-def numbered(path: str, status: str, hunks: list[dict]) -> str:
-    """One file's diff with head line numbers on the lines a finding may cite."""
-    out = [f"diff --git a/{path} b/{path} ({status})"]
-    for h in hunks:
-        out.append(
-            f"@@ -{h['old_start']},{h['old_lines']} +{h['new_start']},{h['new_lines']} @@ "
-            f"{h['section']}".rstrip()
-        )
+def numbered(status: str, hunks: list[dict], previous: str | None = None) -> str:
+    """One file's diff for the model, in few tokens: head line numbers on the
+    lines a finding may cite (`12 +added`, `13  context`), removed lines as
+    `-removed`, each hunk after `@@ ` and the function it is in."""
+    out = []
+    if status != "modified":
+        out.append(f"({status}{f' from {previous}' if previous else ''})")
+    for i, h in enumerate(hunks):
+        if i or h["section"]:
+            out.append(f"@@ {h['section']}".rstrip())
         for kind, _old, new, text in h["lines"]:
             if kind == "removed":
-                out.append(f"{'':>6} -{text}")
+                out.append(f"-{text}")
             else:
-                out.append(f"{new:>6} {'+' if kind == 'added' else ' '}{text}")
+                out.append(f"{new} {'+' if kind == 'added' else ' '}{text}")
     return "\n".join(out)
 
 

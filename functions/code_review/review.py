@@ -76,6 +76,11 @@ def _prose(text: str, cap: int, allowed) -> str:
     return render.safe_markdown(render.whole_sentences(text, cap), allowed)
 
 
+def _description(pr, chars: int) -> str:
+    """The PR's title and description (cut to `chars`), as data."""
+    return llm.as_data("pull request", f"{pr.title}\n\n{pr.body[:chars]}")
+
+
 def _check_finding(fp: str, p: checks.Problem, path: str, symbol: str, start, end) -> Finding:
     return Finding(fp, p.category, path, symbol, p.title, p.message, p.severity, start, end,
                    found_by=f"check {p.rule}")  # fmt: skip
@@ -177,6 +182,7 @@ class Review:
         self.settings, self.problems = config.Settings(), []
         self.usage = [0, 0]
         self.calls = 0
+        self.splits = 0  # model calls split because they did not fit the window
         self.dropped = 0  # model findings dropped as ungrounded
         self.model = ""
 
@@ -337,6 +343,7 @@ class Review:
             "findings": [_posted(f) for f in st.findings],
             "breaking": [_change(c) for c in st.breaking],
             "model_calls": self.calls,
+            "model_splits": self.splits,
             "model_findings_dropped": self.dropped,
             "tokens": {"prompt": self.usage[0], "completion": self.usage[1]},
             "model_failed": st.incomplete or None,
@@ -424,10 +431,8 @@ class Review:
 
     # -- the model ----------------------------------------------------------------------
 
-    def _chat(self, system: str, user: str, schema: str, max_tokens: int) -> dict:
-        opts = llm.Options(max_tokens=max_tokens, temperature=None)
-        msgs = [llm.Message("system", system), llm.Message("user", user)]
-        reply = llm.chat_json(msgs, schema, opts)
+    def _took(self, reply) -> dict:
+        """A reply's JSON, its usage counted."""
         self.calls += 1
         self.usage[0] += reply.usage.prompt_tokens
         self.usage[1] += reply.usage.completion_tokens
@@ -435,9 +440,12 @@ class Review:
         return json.loads(reply.text)
 
     def _ask_model(self, pr, selected, hunks, st: State, old: State, allowed) -> list:
+        """Every chunk of the diff, and the overview when there is more than
+        one, asked at once; each answer kept only for the files it read."""
         s = self.settings
         kind = "summary" if self.mode == "summary" else "review"
-        risks, model_breaking = "risks" in s.sections, "breaking" in s.sections
+        risks = kind == "review" and "risks" in s.sections
+        model_breaking = kind == "review" and "breaking" in s.sections
         query = f"{pr.title}\n{pr.body[:500]}"
         paths = [f.filename for f in selected]
         recalled = memory.recall(query, paths[:100], 12)
@@ -445,40 +453,106 @@ class Review:
             (r.kind, r.text if r.kind == "convention" else f"#{r.ref}: {r.text}") for r in recalled
         ]
         system = prompts.system(kind, s.language, s.instructions, mem)
-        desc = llm.as_data("pull request", f"{pr.title}\n\n{pr.body[:4000]}")
-        docs = [
-            llm.Document(f.filename, diffmap.numbered(f.filename, f.status, hunks[f.filename]))
-            for f in selected
-        ]
         window = llm.context_window()
-        max_tokens = prompts.reply_tokens(window, min(len(docs), 40))
-        opts = llm.Options(max_tokens=max_tokens, temperature=None)
-        packing = llm.pack(f"{system}\n\n{desc}", docs, MAX_CHUNKS, opts)
+        number = {}  # a document's label -> (its file number, the file)
+        docs = []
+        for i, f in enumerate(selected, 1):
+            label = f"#{i} {f.filename}"
+            number[label] = (i, f)
+            text = diffmap.numbered(f.status, hunks[f.filename], f.previous_filename)
+            docs.append(llm.Document(label, text))
+        opts = llm.Options(max_tokens=prompts.reply_tokens(window, min(len(docs), 40)),
+                           temperature=None)  # fmt: skip
+        every = list(range(1, len(docs) + 1))
+        before = old.summary if len(st.ranges) > 1 else ""
+        desc = _description(pr, min(4000, window // 2))
+        one = not before  # one chunk and nothing before: it writes the summary itself
+        packing = None
+        if one:
+            schema = prompts.review_schema(every, True, risks, model_breaking)
+            packing = llm.pack(system, desc, docs, MAX_CHUNKS, schema, opts)
+            one = len(packing.chunks) <= 1
+        if not one:  # the overview writes the summary, beside the chunks
+            desc = _description(pr, min(600, window // 8))
+            schema = prompts.review_schema(every, False, risks, model_breaking)
+            packing = llm.pack(system, desc, docs, MAX_CHUNKS, schema, opts)
         for p in packing.partial:
-            st.skipped[p] = "partly reviewed: its diff was cut to fit the model's context"
-        for p in packing.left_out:
-            st.skipped[p] = f"not reviewed: over this review's budget of {MAX_CHUNKS} model calls"
-        summaries, found = [], []
-        self.model = st.model
-        for chunk in packing.chunks:
-            in_chunk = sorted({d.id for d in chunk})
-            schema = prompts.review_schema(
-                in_chunk, kind == "review" and risks, kind == "review" and model_breaking
+            st.skipped[number[p][1].filename] = (
+                "partly reviewed: its diff was cut to fit the model's context"
             )
-            user = "\n\n".join([desc] + [llm.as_data(d.id, d.text) for d in chunk])
-            data = self._chat(system, user, schema, max_tokens)
-            summaries.append(_prose(data["summary"], prompts.SUMMARY_CHARS, allowed))
-            for item in data["files"]:
-                st.walkthrough[item["path"]] = _prose(item["change"], prompts.CHANGE_CHARS, allowed)
-            for r in data.get("risks", []):
-                f = self._finding(r, hunks, allowed)
-                if f is not None:
-                    found.append(f)
-            for b in data.get("breaking", []):
-                self._model_breaking(b, hunks, st, allowed)
+        for p in packing.left_out:
+            st.skipped[number[p][1].filename] = (
+                f"not reviewed: over this review's budget of {MAX_CHUNKS} model calls"
+            )
+        calls = []
+        for chunk in packing.chunks:
+            nums = sorted({number[d.id][0] for d in chunk})
+            schema = prompts.review_schema(nums, one, risks, model_breaking)
+            calls.append(llm.Call(system, desc, chunk, schema, opts))
+        if not one:
+            calls.append(self._overview(pr, selected, hunks, before, window))
+        answers = llm.chat_batch(calls, 2 * len(calls) + 2)
+        self.model = st.model
+        summaries, found, failed = [], [], []
+        for answer in answers[: len(packing.chunks)]:
+            self.splits += answer.splits
+            for part in answer.parts:
+                read = {number[d][0]: number[d][1].filename for d in part.documents}
+                if part.reply is None:
+                    failed.append(part.error or "no reply")
+                    why = comment.cell(failed[-1])[:200]
+                    for path in read.values():
+                        st.skipped[path] = f"not reviewed: the model's call failed ({why})"
+                    continue
+                data = self._took(part.reply)
+                if data.get("summary"):
+                    summaries.append(_prose(data["summary"], prompts.SUMMARY_CHARS, allowed))
+                for item in data["files"]:
+                    if item["file"] in read:
+                        st.walkthrough[read[item["file"]]] = _prose(
+                            item["change"], prompts.CHANGE_CHARS, allowed
+                        )
+                for r in data.get("risks", []):
+                    if r["file"] in read:
+                        f = self._finding({**r, "path": read[r["file"]]}, hunks, allowed)
+                        if f is not None:
+                            found.append(f)
+                for b in data.get("breaking", []):
+                    if b["file"] in read:
+                        self._model_breaking({**b, "path": read[b["file"]]}, hunks, st, allowed)
+        if not one:
+            parts = answers[-1].parts
+            got = [p.reply for p in parts if p.reply is not None]
+            summaries = [_prose(self._took(r)["summary"], prompts.SUMMARY_CHARS, allowed)
+                         for r in got[:1]]  # fmt: skip
+            if not got:
+                failed.append(parts[0].error if parts else "no reply")
+                st.notes.append(f"No summary: the model's call for it failed "
+                                f"({comment.cell(failed[-1])[:200]}).")  # fmt: skip
+        if failed and not self.calls:
+            raise Err(failed[0])
         st.model = self.model
-        st.summary = self._combine(summaries, old.summary if len(st.ranges) > 1 else "", allowed)
+        st.summary = " ".join(summaries) if summaries else before
         return found
+
+    def _overview(self, pr, selected, hunks, before: str, window: int):
+        """The call that writes the summary of a PR too big for one call: its
+        description, the summary before the latest push, and every changed
+        file with the functions its hunks touch."""
+        lines = []
+        for f in selected:
+            sections = list(dict.fromkeys(h["section"] for h in hunks[f.filename] if h["section"]))
+            where = f": {'; '.join(sections)[:160]}" if sections else ""
+            lines.append(f"{f.filename} ({f.status}, +{f.additions} -{f.deletions}){where}")
+        preamble = _description(pr, min(4000, window // 4))
+        if before:
+            preamble += "\n\n" + llm.as_data("summary before the latest push", before)
+        system = prompts.system("overview", self.settings.language, "", [])
+        opts = llm.Options(max_tokens=400, temperature=None)
+        doc = [llm.Document("changed files", "\n".join(lines))]
+        schema = prompts.summary_schema()
+        fit = llm.pack(system, preamble, doc, 1, schema, opts)
+        return llm.Call(system, preamble, fit.chunks[0] if fit.chunks else [], schema, opts)
 
     def _model_breaking(self, b: dict, hunks: dict, st: State, allowed) -> None:
         """Keep a model's breaking row only when the cited file's removed or
@@ -505,18 +579,6 @@ class Review:
                 "model",
             )
         )
-
-    def _combine(self, summaries: list, before: str, allowed) -> str:
-        """One summary from the per-chunk ones (and the one before this push)."""
-        parts = ([("summary before the latest push", before)] if before else []) + [
-            (f"part {i + 1}", t) for i, t in enumerate(summaries)
-        ]
-        if len(parts) <= 1:
-            return parts[0][1] if parts else ""
-        system = prompts.system("combine", self.settings.language, "", [])
-        user = "\n\n".join(llm.as_data(label, text) for label, text in parts)
-        data = self._chat(system, user, prompts.summary_schema(), 600)
-        return _prose(data["summary"], prompts.SUMMARY_CHARS, allowed)
 
     def _finding(self, r: dict, hunks: dict, allowed) -> Finding | None:
         h = hunks.get(r["path"])

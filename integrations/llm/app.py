@@ -1,40 +1,34 @@
 """The llm integration: chat, schema-validated JSON with one repair, untrusted
-text delimited as data, and map-reduce that fits any amount of text into the
-model's context window, over the host's llm-backend."""
+text delimited as data, map-reduce that fits any amount of text into the
+model's context window, and batches of calls that always fit, over the
+host's llm-backend."""
 
 import json
 
+import batch
 import chunks
 import prompt
 import schema
 from componentize_py_types import Err
 from wit_world import exports
 from wit_world.exports import llm as api
-from wit_world.imports import llm_backend, log
+from wit_world.imports import llm_backend
 
-DEFAULT_MAX_TOKENS = 1024
-PROMPT_OVERHEAD = 256  # tokens for the system prompt, markers and chat template
 MAX_REDUCE_ROUNDS = 4
+SAFETY = 16  # tokens kept free in each packed chunk, beside the counted ones
 
 
-def _complete(messages, opts, json_schema=None):
-    req = llm_backend.Request(
-        messages=[llm_backend.Message(role=m["role"], content=m["content"])
-                  for m in prompt.guarded(messages)],
-        max_tokens=opts.max_tokens or DEFAULT_MAX_TOKENS,
-        temperature=opts.temperature,
-        json_schema=json_schema,
-    )  # fmt: skip
-    return llm_backend.complete(req)
-
-
-def _reply(done, text=None, usage=None) -> api.Reply:
-    u = usage or (done.usage.prompt_tokens, done.usage.completion_tokens)
+def _reply(done, text=None, extra=None) -> api.Reply:
+    """A reply with the usage of its completion and of a repair, if any."""
+    calls = [d for d in (done, extra) if d is not None]
     return api.Reply(
         text=done.text if text is None else text,
-        model=done.model,
-        finish_reason=done.finish_reason,
-        usage=api.Usage(prompt_tokens=u[0], completion_tokens=u[1]),
+        model=(extra or done).model,
+        finish_reason=(extra or done).finish_reason,
+        usage=api.Usage(
+            prompt_tokens=sum(d.usage.prompt_tokens for d in calls),
+            completion_tokens=sum(d.usage.completion_tokens for d in calls),
+        ),
     )
 
 
@@ -42,75 +36,94 @@ def _messages(messages):
     return [{"role": m.role, "content": m.content} for m in messages]
 
 
-def _check(text, spec, salvage=False):
-    """(value, None) when `text` is JSON matching `spec`, else (None, reason);
-    `salvage`: list items that break the schema are dropped first."""
+def _spec(json_schema):
+    if json_schema is None:
+        return None
     try:
-        value = schema.trim(prompt.parse_json(text), spec)
-    except ValueError as e:
-        return None, str(e)
-    problem = schema.validate(value, spec)
-    if problem is not None and salvage:
-        pruned, dropped = schema.prune(value, spec)
-        if dropped and schema.validate(pruned, spec) is None:
-            log.log(log.Level.WARN, f"dropped {dropped} list item(s) that broke the schema "
-                    f"({problem})")  # fmt: skip
-            value, problem = pruned, None
-    return (prompt.clean(value), None) if problem is None else (None, problem)
+        spec = json.loads(json_schema)
+        schema.check_schema(spec)
+    except (ValueError, schema.SchemaError) as e:
+        raise Err(f"json-schema is not usable: {e}") from None
+    return spec
 
 
-def _budget(instructions, opts) -> int:
-    """Tokens left for text in one call beside the instructions and the reply."""
-    max_tokens = opts.max_tokens or DEFAULT_MAX_TOKENS
+def _budget(instructions, preamble, json_schema, opts) -> int:
+    """Tokens left for documents in one call beside the instructions, the
+    preamble, the schema and the reply, as the host counts the request."""
+    mt = batch.max_tokens(opts)
     window = llm_backend.context_window()
-    budget = window - max_tokens - PROMPT_OVERHEAD - llm_backend.count_tokens(instructions)
+    messages = [{"role": "system", "content": instructions}, {"role": "user", "content": preamble}]
+    skeleton = batch.request(messages, opts, json_schema)
+    budget = window - mt - llm_backend.count_request(skeleton) - SAFETY
     if budget < 64:
         raise Err(f"the context window ({window} tokens) leaves no room for text after the "
-                  f"instructions and max-tokens {max_tokens}")  # fmt: skip
+                  f"instructions and max-tokens {mt}")  # fmt: skip
     return budget
 
 
-def _pack(instructions, documents, max_chunks, opts):
+def _overhead(doc_id: str) -> int:
+    """A document's delimiters in a prompt, and the blank line before it."""
+    return llm_backend.count_tokens(prompt.as_data(doc_id, "x")) + 1
+
+
+def _pack(instructions, preamble, documents, max_chunks, json_schema, opts):
     docs = [(d.id, d.text) for d in documents]
-    budget = _budget(instructions, opts)
-    return budget, *chunks.pack(docs, llm_backend.count_tokens, budget, max(1, max_chunks))
+    budget = _budget(instructions, preamble, json_schema, opts)
+    packed = chunks.pack(docs, llm_backend.count_tokens, budget, max(1, max_chunks), _overhead)
+    return budget, *packed
+
+
+def _call(instructions, preamble, docs, json_schema, opts) -> api.Call:
+    return api.Call(instructions=instructions, preamble=preamble,
+                    documents=[api.Document(id=i, text=t) for i, t in docs],
+                    json_schema=json_schema, opts=opts)  # fmt: skip
+
+
+def _answers(calls, max_calls):
+    for c in calls:
+        _spec(c.json_schema)  # a bad schema is the caller's error, before any call
+    parts, splits = batch.Batch(calls, max_calls).run()
+    out = []
+    for call_parts, n in zip(parts, splits, strict=True):
+        made = [api.Part(documents=ids, reply=_reply(r[1], r[0], r[2]) if r else None, error=error)
+                for ids, r, error in call_parts]  # fmt: skip
+        out.append(api.Answer(parts=made, splits=n))
+    return out
 
 
 class Llm(exports.Llm):
     def chat(self, messages, opts) -> api.Reply:
-        return _reply(_complete(_messages(messages), opts))
+        req = batch.request(_messages(messages), opts)
+        return _reply(llm_backend.complete(req))
 
     def chat_json(self, messages, json_schema, opts) -> api.Reply:
-        try:
-            spec = json.loads(json_schema)
-            schema.check_schema(spec)
-        except (ValueError, schema.SchemaError) as e:
-            raise Err(f"json-schema is not usable: {e}") from None
+        spec = _spec(json_schema)
         msgs = _messages(messages)
-        done = _complete(msgs, opts, json_schema)
-        usage = [done.usage.prompt_tokens, done.usage.completion_tokens]
-        value, problem = _check(done.text, spec)
+        done = llm_backend.complete(batch.request(msgs, opts, json_schema))
+        value, problem = batch.check(done.text, spec)
+        fixed = None
         if problem is not None:
-            log.log(log.Level.WARN, f"reply does not match the schema ({problem}); asking again")
-            again = (f"That reply is not valid: {problem}. Reply again with only the JSON "
-                     "value, matching the schema exactly.")  # fmt: skip
-            repair = [*msgs, {"role": "assistant", "content": done.text[:4000]},
-                      {"role": "user", "content": again}]  # fmt: skip
-            done = _complete(repair, opts, json_schema)
-            usage[0] += done.usage.prompt_tokens
-            usage[1] += done.usage.completion_tokens
-            value, problem = _check(done.text, spec, salvage=True)  # the last chance
+            window = llm_backend.context_window()
+            ask = batch.repair(msgs, done.text, problem, opts, json_schema, window)
+            fixed = llm_backend.complete(ask) if ask is not None else None
+            value, problem = batch.check((fixed or done).text, spec, salvage=True)  # last chance
             if problem is not None:
-                cut = " (the reply was cut at max-tokens)" if done.finish_reason == "length" else ""
+                cut = (" (the reply was cut at max-tokens)"
+                       if (fixed or done).finish_reason == "length" else "")  # fmt: skip
                 raise Err(f"the model's reply did not match the schema, even after one repair: "
                           f"{problem}{cut}")  # fmt: skip
-        return _reply(done, json.dumps(value, ensure_ascii=False), tuple(usage))
+        return _reply(done, json.dumps(value, ensure_ascii=False), fixed)
+
+    def chat_batch(self, calls, max_calls) -> list[api.Answer]:
+        return _answers(calls, max_calls)
 
     def as_data(self, label, text) -> str:
         return prompt.as_data(label, text)
 
-    def pack(self, instructions, documents, max_chunks, opts) -> api.Packing:
-        _, packed, covered, partial, left_out = _pack(instructions, documents, max_chunks, opts)
+    def pack(self, instructions, preamble, documents, max_chunks, json_schema, opts):
+        _, packed, covered, partial, left_out = _pack(
+            instructions, preamble, documents, max_chunks, json_schema, opts
+        )
         return api.Packing(
             chunks=[[api.Document(id=i, text=t) for i, t in chunk] for chunk in packed],
             covered=covered,
@@ -120,41 +133,55 @@ class Llm(exports.Llm):
 
     def map_reduce(self, instructions, documents, max_chunks, opts) -> api.Summary:
         budget, packed, covered, partial, left_out = _pack(
-            instructions, documents, max_chunks, opts
+            instructions, "", documents, max_chunks, None, opts
         )
-        usage = [0, 0]
-        calls = 0
+        usage, calls, unread = [0, 0], [0], []
 
-        def ask(content):
-            nonlocal calls
-            done = _complete([{"role": "system", "content": instructions},
-                              {"role": "user", "content": content}], opts)  # fmt: skip
-            calls += 1
-            usage[0] += done.usage.prompt_tokens
-            usage[1] += done.usage.completion_tokens
-            return done.text.strip()
+        def ask(preamble, groups) -> tuple[list[str], list[str]]:
+            """A summary per group, all at once; and why parts got none."""
+            answers = _answers([_call(instructions, preamble, g, None, opts) for g in groups],
+                               2 * len(groups))  # fmt: skip
+            texts, errors = [], []
+            for a in answers:
+                got = []
+                for p in a.parts:
+                    calls[0] += 1
+                    if p.reply is None:
+                        errors.append(p.error or "no reply")
+                        unread.extend(p.documents)
+                        continue
+                    usage[0] += p.reply.usage.prompt_tokens
+                    usage[1] += p.reply.usage.completion_tokens
+                    got.append(p.reply.text.strip())
+                if got:
+                    texts.append("\n\n".join(got))
+            return texts, errors
 
-        summaries = [
-            ask("\n\n".join(prompt.as_data(doc_id, text) for doc_id, text in chunk))
-            for chunk in packed
-        ]
+        summaries, errors = ask("", packed)
+        if packed and not summaries:
+            raise Err(f"no part of the text could be summarized: {errors[0]}")
+        lost = set(unread)  # documents of a failed part are not read, and say so
+        covered = [d for d in covered if d not in lost]
+        partial = [d for d in partial if d not in lost]
+        left_out = left_out + [d for d in dict.fromkeys(unread) if d not in left_out]
+        combine = "Combine these partial summaries into one, keeping every concrete finding:"
         for _ in range(MAX_REDUCE_ROUNDS):
             if len(summaries) <= 1:
                 break
             parts = [(f"part {i + 1}", s) for i, s in enumerate(summaries)]
-            groups, _c, _p, _l = chunks.pack(parts, llm_backend.count_tokens, budget, len(parts))
-            summaries = [
-                ask("Combine these partial summaries into one, keeping every concrete finding:"
-                    "\n\n" + "\n\n".join(prompt.as_data(pid, text) for pid, text in group))
-                for group in groups
-            ]  # fmt: skip
+            groups, _c, _p, _l = chunks.pack(parts, llm_backend.count_tokens, budget, len(parts),
+                                             _overhead)  # fmt: skip
+            merged, _errors = ask(combine, groups)
+            if not merged:
+                break  # the partial summaries stand, joined
+            summaries = merged
         return api.Summary(
-            text=summaries[0] if summaries else "",
+            text="\n\n".join(summaries),
             usage=api.Usage(prompt_tokens=usage[0], completion_tokens=usage[1]),
             covered=covered,
             partial=partial,
             left_out=left_out,
-            calls=calls,
+            calls=calls[0],
         )
 
     def count_tokens(self, text) -> int:

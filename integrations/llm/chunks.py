@@ -35,36 +35,60 @@ def _cut(piece: str, tokens: int, budget: int) -> list[str]:
     return parts
 
 
-def pack(documents, count, budget: int, max_chunks: int):
-    """Chunks of (document id, text) pieces, each under `budget` tokens by
-    `count`, at most `max_chunks` of them; plus covered, partial and left-out ids."""
+def pack(documents, count, budget: int, max_chunks: int, overhead=lambda doc_id: 0):
+    """Chunks of (document id, text), each under `budget` tokens by `count`
+    (with `overhead(id)` for each document's delimiters in a chunk), at most
+    `max_chunks` of them; a chunk's pieces of one document are joined again.
+    Also the covered, partial and left-out ids."""
     chunks: list[list[tuple[str, str]]] = []
     size = 0
     used: dict[str, int] = {}
     total: dict[str, int] = {}
     truncated: set[str] = set()
     for doc_id, text in documents:
+        extra = overhead(doc_id)
+        room = max(1, budget - extra)
         parts = []
         for piece in pieces(text):
             n = count(piece)
-            parts.extend(_cut(piece, n, budget) if n > budget else [piece])
+            parts.extend(_cut(piece, n, room) if n > room else [piece])
         total[doc_id] = len(parts)
         used.setdefault(doc_id, 0)
         for part in parts:
             n = count(part)
-            if n > budget:  # the estimate of _cut was off: keep what fits, say so
-                part, n = part[: max(1, len(part) * budget // n)], budget
+            if n > room:  # the estimate of _cut was off: keep what fits, say so
+                part, n = part[: max(1, len(part) * room // n)], room
                 truncated.add(doc_id)
-            if not chunks or size + n > budget:
+            opens = not chunks or not chunks[-1] or chunks[-1][-1][0] != doc_id
+            cost = n + (extra if opens else 0)
+            if not chunks or size + cost > budget:
                 if len(chunks) == max_chunks:
-                    break
+                    break  # the rest of this document does not fit; a later, smaller one may
                 chunks.append([])
-                size = 0
-            chunks[-1].append((doc_id, part))
-            size += n
+                size, cost = 0, n + extra
+            if chunks[-1] and chunks[-1][-1][0] == doc_id:
+                chunks[-1][-1] = (doc_id, chunks[-1][-1][1] + part)
+            else:
+                chunks[-1].append((doc_id, part))
+            size += cost
             used[doc_id] += 1
     covered = [d for d, _ in documents if used[d] == total[d] and d not in truncated]
     partial = [d for d, _ in documents
                if 0 < used[d] < total[d] or (used[d] and d in truncated)]  # fmt: skip
     left_out = [d for d, _ in documents if used[d] == 0 and total[d] > 0]
     return chunks, covered, partial, left_out
+
+
+def halves(text: str) -> tuple[str, str] | None:
+    """`text` cut in two at the line boundary nearest its middle, or None
+    when it is one line."""
+    lines = text.splitlines(keepends=True)
+    if len(lines) < 2:
+        return None
+    half, size, cut = len(text) / 2, 0, 1
+    for i, line in enumerate(lines[:-1], 1):
+        size += len(line)
+        cut = i
+        if size >= half:
+            break
+    return "".join(lines[:cut]), "".join(lines[cut:])

@@ -17,7 +17,7 @@ def as_data(label: str, text: str) -> str:
     """Delimit untrusted text; the tag is derived from the text, so the text
     cannot contain its own closing marker."""
     tag = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]
-    label = re.sub(r"[^\w./ -]", "_", label)[:200]
+    label = re.sub(r"[^\w./ #-]", "_", label)[:200]
     body = text.replace("<<<", "<\u2039<")
     return f'<<<DATA label="{label}" tag={tag}>>>\n{body}\n<<<END DATA tag={tag}>>>'
 

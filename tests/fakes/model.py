@@ -1,14 +1,19 @@
 """A scripted stand-in for an OpenAI-compatible chat model (served by respx in
-tests, called directly by the benchmark). It answers instantly and reads what
-the review sends the way a model would: the JSON schema in response_format,
-the numbered diff inside the data markers. Its findings come from rules a
-test sets (a regex on added lines -> a risk at that line), so a test can
-assert exactly what the review does with them."""
+tests, called directly by the benchmark). It reads what the review sends the
+way a model would: the JSON schema in response_format, the files by their
+numbers in the data labels (`#3 src/x.py`), the numbered diff inside the
+data markers. Its findings come from rules a test sets (a regex on added
+lines -> a risk at that line), so a test can assert exactly what the review
+does with them. It answers at once, or after `latency_s`; it counts prompt
+tokens with `count` (a real tokenizer) through a ChatML-like template where
+one is given, else as characters / 4."""
 
 from __future__ import annotations
 
 import json
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +21,7 @@ import httpx
 
 _BLOCK = re.compile(r'<<<DATA label="([^"]*)" tag=(\w+)>>>\n(.*?)\n<<<END DATA tag=\2>>>', re.S)
 _ADDED = re.compile(r"^\s*(\d+) \+(.*)$")
+_LABEL = re.compile(r"^#(\d+) (.*)$")
 
 
 @dataclass
@@ -35,16 +41,30 @@ class ScriptedModel:
     requests: list[dict[str, Any]] = field(default_factory=list)
     fail_with: int | None = None  # answer every call with this HTTP status
     raw: str | None = None  # answer every schema'd call with exactly this text
+    latency_s: float = 0.0
+    count: Callable[[str], int] | None = None
+
+    def prompt_tokens(self, body: dict[str, Any]) -> int:
+        """The request's prompt as a server counts it: ChatML's 3 tokens per
+        message and 3 to prime the reply, and a schema sent as a grammar."""
+        if self.count is None:
+            return sum(len(m["content"]) for m in body["messages"]) // 4
+        n = 3 + sum(5 + self.count(m["content"]) for m in body["messages"])
+        fmt = body.get("response_format") or {}
+        schema = (fmt.get("json_schema") or {}).get("schema") or fmt.get("schema")
+        return n + (self.count(json.dumps(schema)) if schema else 0)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         self.requests.append(body)
+        if self.latency_s:
+            time.sleep(self.latency_s)
         if self.fail_with:
             return httpx.Response(
                 self.fail_with, json={"error": {"message": "overloaded", "type": "server_error"}}
             )
         text = self.answer(body)
-        prompt = sum(len(m["content"]) for m in body["messages"]) // 4
+        prompt = self.prompt_tokens(body)
         return httpx.Response(
             200,
             json={
@@ -78,22 +98,26 @@ class ScriptedModel:
         props = schema.get("properties", {})
         if "files" not in props:
             return json.dumps({"summary": self.summary})
-        paths = props["files"]["items"]["properties"]["path"]["enum"]
+        blocks = {}  # file number -> (path, numbered diff)
+        for label, _tag, text in _BLOCK.findall(user):
+            m = _LABEL.match(label)
+            if m:
+                blocks[int(m.group(1))] = (m.group(2), text)
         out: dict[str, Any] = {
-            "summary": self.summary,
-            "files": [{"path": p, "change": f"Changes {p}."} for p in paths],
+            "files": [{"file": n, "change": f"Changes {p}."} for n, (p, _t) in blocks.items()],
         }
-        blocks = {label: text for label, _tag, text in _BLOCK.findall(user)}
+        if "summary" in props:
+            out["summary"] = self.summary
         if "risks" in props:
             out["risks"] = []
-            for path in paths:
-                for line in (blocks.get(path) or "").splitlines():
+            for n, (_path, text) in blocks.items():
+                for line in text.splitlines():
                     m = _ADDED.match(line)
                     for r in self.rules:
                         if m and re.search(r.pattern, m.group(2)):
                             out["risks"].append(
                                 {
-                                    "path": path,
+                                    "file": n,
                                     "start_line": int(m.group(1)),
                                     "end_line": int(m.group(1)),
                                     "severity": r.severity,
@@ -104,5 +128,10 @@ class ScriptedModel:
                             )
             out["risks"] = out["risks"][: props["risks"]["maxItems"]]
         if "breaking" in props:
-            out["breaking"] = [b for b in self.breaking if b["path"] in paths]
+            numbers = {p: n for n, (p, _t) in blocks.items()}
+            out["breaking"] = [
+                {"file": numbers[b["path"]], **{k: v for k, v in b.items() if k != "path"}}
+                for b in self.breaking
+                if b["path"] in numbers
+            ]
         return json.dumps(out)

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flows.capabilities.llm.backend import Completion, Message
+from flows.capabilities.llm.backend import Backend, Completion, Message, TooLong
+from flows.capabilities.llm.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING
 from flows.project.config import LlamaConfig
 from flows.sandbox.capability import HostError
 
@@ -54,15 +55,47 @@ def load(cfg: LlamaConfig) -> tuple[Any, threading.Lock]:
         return _models[key]
 
 
-class LlamaBackend:
+def _formatter(model: Any) -> Any:
+    """The GGUF's own chat template as llama-cpp-python applies it, or None
+    (a named chat_format, or no template in the file)."""
+    template = model.metadata.get("tokenizer.chat_template")
+    if model.chat_format != "chat_template.default" or not template:
+        return None
+    from llama_cpp import llama_chat_format
+
+    def text(token: int) -> str:
+        return model._model.token_get_text(token) if token != -1 else ""
+
+    return llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=text(model.token_eos()), bos_token=text(model.token_bos())
+    )
+
+
+class LlamaBackend(Backend):
+    """One model in process; calls take turns on it (concurrency 1)."""
+
     name = "llama"
 
     def __init__(self, cfg: LlamaConfig) -> None:
         self.cfg = cfg
+        self._template: Any = None
 
     def count_tokens(self, text: str) -> int:
         model, _lock = load(self.cfg)
         return len(model.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def count_request(self, messages: list[Message], schema: dict[str, Any] | None) -> int:
+        """Exact: the messages through the model's chat template, tokenized.
+        The schema becomes a grammar, which takes no room in the window."""
+        model, _lock = load(self.cfg)
+        if self._template is None:
+            self._template = _formatter(model) or False
+        if not self._template:
+            return REPLY_PRIMING + sum(MESSAGE_OVERHEAD + self.count_tokens(m["content"])
+                                       for m in messages)  # fmt: skip
+        prompt = self._template(messages=messages).prompt
+        bos = model.metadata.get("tokenizer.ggml.add_bos_token") == "true"
+        return len(model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)) + bos
 
     def context_window(self) -> int:
         return self.cfg.n_ctx
@@ -78,12 +111,7 @@ class LlamaBackend:
         from llama_cpp import LogitsProcessorList
 
         model, lock = load(self.cfg)
-        prompt = sum(self.count_tokens(m["content"]) + 4 for m in messages)
-        if prompt + max_tokens > self.cfg.n_ctx:
-            raise HostError(
-                f"the prompt (about {prompt} tokens) plus max_tokens {max_tokens} is over the "
-                f"context window of {self.cfg.n_ctx} tokens (llm.llama.n_ctx)"
-            )
+        prompt = self.fits(messages, max_tokens, schema, "llm.llama.n_ctx")
 
         abandoned = threading.Event()
         eos = model.token_eos()
@@ -125,8 +153,10 @@ class LlamaBackend:
                             "(limits.timeout_s)")  # fmt: skip
         if "error" in out:
             e = out["error"]
-            if isinstance(e, ValueError):  # e.g. "Requested tokens (9000) exceed context window"
-                raise HostError(f"the local model refused the prompt: {e} (llm.llama.n_ctx)")
+            if isinstance(e, ValueError) and "context window" in str(e):  # "Requested tokens
+                raise TooLong(f"the local model refused the prompt: {e} (llm.llama.n_ctx)")
+            if isinstance(e, ValueError):
+                raise HostError(f"the local model refused the prompt: {e}")
             raise HostError(f"the local model failed: {type(e).__name__}: {e}")
         resp = out["resp"]
         choice = resp["choices"][0]
@@ -134,7 +164,7 @@ class LlamaBackend:
         return Completion(
             text=choice["message"].get("content") or "",
             model=Path(str(self.cfg.model_path)).name,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            prompt_tokens=int(usage.get("prompt_tokens", prompt)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             latency_ms=round((time.perf_counter() - t0) * 1000, 1),
             finish_reason=choice.get("finish_reason") or "",

@@ -12,7 +12,9 @@ import pytest
 import respx
 from pydantic import SecretStr
 
+from flows.capabilities.llm.backend import TooLong, estimate_tokens
 from flows.capabilities.llm.openai_backend import OpenAIBackend
+from flows.capabilities.llm.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING
 from flows.project.config import OpenAIConfig, load_config
 from flows.project.events import Event
 from flows.runtime import Runtime
@@ -101,28 +103,112 @@ def test_a_wrong_base_url_names_the_setting():
         ask(b)
 
 
-@respx.mock
-def test_a_context_overflow_names_the_limit():
-    respx.post(f"{BASE}/chat/completions").mock(return_value=error(
-        400, "This model's maximum context length is 8192 tokens"))  # fmt: skip
-    with pytest.raises(HostError, match="over the model's context window"):
-        ask(backend())
+# llama-cpp-python's server refuses json_schema with a 500 carrying its validation error
+LLAMA_CPP_500 = (
+    "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+    "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]"
+)
 
 
 @respx.mock
-def test_structured_output_falls_back_when_the_server_lacks_json_schema():
+def test_structured_output_steps_down_at_once_and_remembers_per_server(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: pytest.fail("a refusal is not retried"))
+    route = respx.post(f"{BASE}/chat/completions").mock(side_effect=[
+        error(500, LLAMA_CPP_500), completion('{"a": 1}'), completion('{"a": 2}')])  # fmt: skip
+    schema = {"type": "object"}
+    assert ask(backend(), schema).text == '{"a": 1}'
+    assert ask(backend(), schema).text == '{"a": 2}'  # a new backend, the same server
+    bodies = [json.loads(c.request.content) for c in route.calls]
+    assert bodies[0]["response_format"]["type"] == "json_schema"
+    assert bodies[1]["response_format"] == {"type": "json_object", "schema": schema}
+    assert bodies[2]["response_format"] == {"type": "json_object", "schema": schema}
+    assert route.call_count == 3
+
+
+@respx.mock
+def test_structured_output_steps_down_to_the_schema_in_the_prompt():
     route = respx.post(f"{BASE}/chat/completions").mock(side_effect=[
         error(400, "response_format type json_schema is not supported"),
+        error(422, "unknown field response_format.schema"),
+        error(400, "this model does not support grammar-constrained response_format"),
         completion('{"a": 1}'), completion('{"a": 2}')])  # fmt: skip
     b = backend()
     schema = {"type": "object"}
     assert ask(b, schema).text == '{"a": 1}'
-    assert ask(b, schema).text == '{"a": 2}'  # the working mode is remembered
+    assert ask(b, schema).text == '{"a": 2}'
     bodies = [json.loads(c.request.content) for c in route.calls]
-    assert bodies[0]["response_format"]["type"] == "json_schema"
-    assert bodies[1]["response_format"] == {"type": "json_object"}
-    assert bodies[2]["response_format"] == {"type": "json_object"}
-    assert "JSON Schema" in bodies[1]["messages"][0]["content"]
+    assert [(x.get("response_format") or {}).get("type") for x in bodies] == [
+        "json_schema", "json_object", "json_object", None, None]  # fmt: skip
+    assert "JSON Schema" in bodies[3]["messages"][0]["content"]
+
+
+@respx.mock
+def test_a_500_that_names_no_format_is_still_a_transient_failure(monkeypatch):
+    monkeypatch.setattr(time, "sleep", lambda s: None)
+    respx.post(f"{BASE}/chat/completions").mock(return_value=error(500, "CUDA out of memory"))
+    with pytest.raises(HostError) as e:
+        ask(backend(max_retries=2), {"type": "object"})
+    assert e.value.transient and "after 3 attempts" in str(e.value)
+
+
+@respx.mock
+def test_a_request_over_the_window_is_refused_before_it_is_sent():
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=completion("x"))
+    b = backend(context_window=2048)
+    msgs = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(TooLong, match=r"over the context window of 2048 tokens "
+                                      r"\(llm.openai.context_window\)"):  # fmt: skip
+        b.complete(msgs, 64, None, None, time.monotonic() + 30)
+    assert route.call_count == 0
+
+
+@respx.mock
+@pytest.mark.parametrize("message", [
+    "This model's maximum context length is 2048 tokens. However, you requested 2100 tokens",
+    "the request exceeds the available context size, try increasing it",
+    "Requested tokens (2100) exceed context window of 2048",
+])  # fmt: skip
+def test_a_server_saying_the_prompt_is_too_long_is_not_retried(message):
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=error(400, message))
+    with pytest.raises(TooLong) as e:
+        ask(backend())
+    assert not e.value.transient and route.call_count == 1
+    assert "llm.openai.context_window" in str(e.value)
+
+
+def tokenize_count(request: httpx.Request) -> httpx.Response:
+    text = json.loads(request.content)["input"]
+    return httpx.Response(200, json={"count": len(text.encode())})  # one token per byte
+
+
+@respx.mock
+def test_tokens_are_counted_by_the_servers_own_tokenizer():
+    respx.post("https://llm.test/extras/tokenize/count").mock(side_effect=tokenize_count)
+    b = backend()
+    assert b.count_tokens("héllo") == 6
+    msgs = [{"role": "system", "content": "abc"}, {"role": "user", "content": "defg"}]
+    assert b.count_request(msgs, None) == 7 + 2 * MESSAGE_OVERHEAD + REPLY_PRIMING
+
+
+@respx.mock
+def test_llama_cpp_servers_tokenize_is_used_where_the_extras_one_is_missing():
+    respx.post("https://llm.test/extras/tokenize/count").mock(return_value=httpx.Response(404))
+    respx.post("https://llm.test/tokenize").mock(
+        side_effect=lambda r: httpx.Response(
+            200, json={"tokens": list(json.loads(r.content)["content"].encode())}
+        )
+    )
+    assert backend().count_tokens("abcd") == 4
+
+
+@respx.mock
+@pytest.mark.parametrize("answer", [httpx.Response(404), httpx.Response(200, json={"count": 1}),
+                                    httpx.Response(200, text="not json")])  # fmt: skip
+def test_a_missing_or_wrong_tokenize_endpoint_falls_back_to_the_estimate(answer):
+    respx.post("https://llm.test/extras/tokenize/count").mock(return_value=answer)
+    respx.post("https://llm.test/tokenize").mock(return_value=answer)
+    text = "def f(x):\n    return x + 1\n" * 20
+    assert backend().count_tokens(text) == estimate_tokens(text)
 
 
 # -- through the llm integration, in Wasm ---------------------------------------------
@@ -132,7 +218,7 @@ def test_structured_output_falls_back_when_the_server_lacks_json_schema():
 def runtime(fake_github):
     cfg = configure(load_config(COMPONENTS / "app.yaml"), fake_github)
     cfg.llm.openai = OpenAIConfig(base_url=BASE, api_key=SecretStr(KEY), model="m",
-                                  context_window=1024, max_retries=1)  # fmt: skip
+                                  context_window=2048, max_retries=1)  # fmt: skip
     return Runtime(cfg)
 
 
@@ -248,8 +334,9 @@ def test_map_reduce_fits_any_text_and_says_what_did_not_fit(runtime):
     assert summary["left_out"] or summary["partial"]
     for call in route.calls:
         body = json.loads(call.request.content)
-        text = " ".join(m["content"] for m in body["messages"])
-        assert len(text) / 4 < 1024  # every request fits the context window
+        prompt = REPLY_PRIMING + sum(MESSAGE_OVERHEAD + estimate_tokens(m["content"])
+                                     for m in body["messages"])  # fmt: skip
+        assert prompt + body["max_tokens"] <= 2048  # every request fits the context window
 
 
 @pytest.mark.slow

@@ -33,10 +33,12 @@ PATCH = """@@ -1,4 +1,5 @@ class Shop:
 
 
 def test_numbered_diff_carries_head_line_numbers():
-    text = diffmap.numbered("src/shop.py", "modified", hunks(PATCH))
-    assert text.splitlines()[0] == "diff --git a/src/shop.py b/src/shop.py (modified)"
-    assert "     2 +    check(order)" in text and "       -    charge(order)" in text
-    assert "    22 +    eval(order.note)" in text
+    text = diffmap.numbered("modified", hunks(PATCH))
+    assert text.splitlines()[:2] == ["@@ class Shop:", "1  def pay(order):"]
+    assert "\n2 +    check(order)\n" in text and "\n-    charge(order)\n" in text
+    assert "\n22 +    eval(order.note)" in text
+    renamed = diffmap.numbered("renamed", hunks(PATCH), previous="src/old.py")
+    assert renamed.splitlines()[0] == "(renamed from src/old.py)"
 
 
 def test_model_line_ranges_are_checked_against_the_diff():
@@ -167,7 +169,7 @@ def test_schemas_bound_every_string_and_list():
             for v in node.values():
                 walk(v)
 
-    for text in (prompts.review_schema(["a.py"], True, True), prompts.summary_schema()):
+    for text in (prompts.review_schema([1, 2], True, True, True), prompts.summary_schema()):
         walk(json.loads(text))
     system = prompts.system(
         "review", "Deutsch", "Be kind.", [("convention", "snake_case"), ("pr", "#3: touched a.py")]

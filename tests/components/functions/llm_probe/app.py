@@ -19,14 +19,25 @@ def plain(value):
     return value
 
 
+def options(o):
+    return llm.Options(o.get("max_tokens"), o.get("temperature"))
+
+
 def convert(args):
+    if "calls" in args:
+        args["calls"] = [
+            llm.Call(c.get("instructions", ""), c.get("preamble", ""),
+                     [llm.Document(i, text) for i, text in c.get("documents", [])],
+                     c.get("json_schema"), options(c.get("opts", {})))
+            for c in args["calls"]
+        ]  # fmt: skip
+        return args
     if "messages" in args:
         args["messages"] = [llm.Message(role, content) for role, content in args["messages"]]
     if "documents" in args:
         args["documents"] = [llm.Document(i, text) for i, text in args["documents"]]
     if "opts" in args or any(k in args for k in ("messages", "documents")):
-        o = args.pop("opts", {})
-        args["opts"] = llm.Options(o.get("max_tokens"), o.get("temperature"))
+        args["opts"] = options(args.pop("opts", {}))
     return args
 
 
