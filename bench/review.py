@@ -1,12 +1,19 @@
 """Benchmark: the code-review flow from signed webhook to posted comment.
 
-The model is a zero-latency scripted one (an OpenAI-compatible answer made
-in-process, served by respx), so the figures are flows' own cost: ingress,
-queue, sandbox, GitHub calls to the fake GitHub over a real git repository,
-diff numbering, budgeting, griffe, rendering and memory. PRs of 1, 20 and
-200 files, and one of 10,000 changed lines. One JSON line per PR size.
+The model is a scripted one (an OpenAI-compatible answer made in-process,
+served by respx), instant by default, so the figures are flows' own cost:
+ingress, queue, sandbox, GitHub calls to the fake GitHub over a real git
+repository, diff numbering, budgeting, griffe, rendering and memory. PRs of
+1, 20 and 200 files, and one of 10,000 changed lines. One JSON line per PR.
+
+Tokens are counted with a real tokenizer where the real model is at hand
+(Qwen2.5's, fetched as the tests fetch it): the stub server answers
+llama-cpp-python's /extras/tokenize/count with it, so flows packs by it, and
+reports prompt tokens by it (the chat template, and the schema).
+`--model-latency 2` makes every call take 2 s, to measure calls side by side.
 
     python bench/review.py [--repeat 3] [--context-window 128000]
+        [--model-latency 0] [--max-concurrency 4] [--only "200 files"]
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from collections import Counter
 import sys
 import tempfile
 import time
@@ -22,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 import respx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
@@ -61,11 +70,29 @@ def make_repo(root: Path, files: int, functions: int) -> GitRepo:
     return git
 
 
+def real_tokenizer():
+    """Qwen2.5's tokenizer (the real model's vocabulary), or None."""
+    from tests.functions.code_review.quality import real_model
+
+    path, why = real_model()
+    if path is None:
+        print(json.dumps({"bench": "review", "tokenizer": "chars/4", "why": why}), flush=True)
+        return None
+    from llama_cpp import Llama
+
+    vocab = Llama(model_path=str(path), vocab_only=True, verbose=False)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--context-window", type=int, default=128000, help="the model's, in tokens")
+    ap.add_argument("--model-latency", type=float, default=0.0, help="seconds per model call")
+    ap.add_argument("--max-concurrency", type=int, default=4, help="llm.openai.max_concurrency")
+    ap.add_argument("--only", default="", help="one PR size, e.g. '200 files'")
     args = ap.parse_args()
+    count = real_tokenizer()
     fake = FakeGitHub(token=TOKEN).start()
     tmp = Path(tempfile.mkdtemp(prefix="flows-bench-review-"))
     path = make_project(
@@ -75,7 +102,7 @@ def main() -> None:
 llm:
   backend: openai
   openai: {{base_url: "{BASE}", api_key: "sk-bench", model: scripted,
-           context_window: {args.context_window}}}
+           context_window: {args.context_window}, max_concurrency: {args.max_concurrency}}}
 """,
     )
     cfg = load_config(path)
@@ -85,13 +112,22 @@ llm:
     cfg.database.url = f"sqlite:///{tmp / 'flows.db'}"
     svc = Service(cfg)
     upgrade(svc.engine)
-    model = ScriptedModel(rules=[Rule(r"value, scale", severity="medium", rule="bug")])
+    model = ScriptedModel(rules=[Rule(r"value, scale", severity="medium", rule="bug")],
+                          latency_s=args.model_latency, count=count)  # fmt: skip
     number = 1000
     with respx.mock(assert_all_called=False) as mock, TestClient(create_app(svc)) as client:
         mock.post(f"{BASE}/chat/completions").mock(side_effect=model)
+        if count is not None:  # the server's tokenizer, as llama-cpp-python's server has it
+            mock.post(BASE.removesuffix("/v1") + "/extras/tokenize/count").mock(
+                side_effect=lambda r: httpx.Response(
+                    200, json={"count": count(json.loads(r.content)["input"])}
+                )
+            )
         deliver = Deliver(client, svc)
         svc.runtime.plan("code-review")  # build and load once, as `flows serve` does at start
         for name, files, functions in CASES:
+            if args.only and name != args.only:
+                continue
             git = make_repo(tmp / f"repo-{files}-{functions}", files, functions)
             walls, runs = [], []
             for _ in range(args.repeat):
@@ -108,6 +144,8 @@ llm:
             report = runs[-1]
             assert report["status"] == "ok", report["error"]
             changed = sum(f["changes"] for f in fake.repos["codertocat/hello-world"].files[number])
+            largest = max(model.prompt_tokens(b) + b["max_tokens"] for b in model.requests)
+            skipped = report["result"]["not_reviewed"]
             print(
                 json.dumps(
                     {
@@ -119,11 +157,20 @@ llm:
                         "webhook_to_comment_ms_p50": round(statistics.median(walls), 1),
                         "webhook_to_comment_ms_min": round(min(walls), 1),
                         "run_ms_p50": round(statistics.median(r["duration_ms"] for r in runs), 1),
-                        "model_ms": report["llm"]["latency_ms"],
+                        "model_latency_s": args.model_latency,
+                        "max_concurrency": args.max_concurrency,
+                        "model_wall_ms": report["llm"]["wall_ms"],
+                        "model_ms_summed": report["llm"]["latency_ms"],
                         "model_calls": report["llm"]["calls"],
+                        "model_splits": report["result"]["model_splits"],
+                        "tokenizer": "qwen2.5" if count else "chars/4",
                         "prompt_tokens": report["llm"]["prompt_tokens"],
                         "prompt_tokens_per_changed_line": round(
                             report["llm"]["prompt_tokens"] / changed, 2
+                        ),
+                        "largest_request_tokens": largest,
+                        "files_not_reviewed": dict(
+                            Counter(why.split(" (")[0].split(":")[0] for why in skipped.values())
                         ),
                         "breaking_found": len(report["result"]["breaking"]),
                         "github_writes": len(report["writes"]),

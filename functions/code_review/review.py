@@ -25,7 +25,6 @@ CHECK_NAME = "flows review"
 # reasons a file was not reviewed that are choices, not gaps in the review
 _BY_CHOICE = ("ignored by the settings", "binary or empty file")
 MAX_FINDINGS = 8  # shown in the comment, highest severity first
-MAX_CHUNKS = 8  # model calls over the diff per review
 VALUE_LIMIT = 48_000  # characters per memory value
 TESTS = ("test/", "tests/", "testing/", "__tests__/", "spec/", "test_", "_test.", "conftest.py")
 DOCS = (".md", ".rst", ".txt", ".adoc")
@@ -470,19 +469,20 @@ class Review:
         packing = None
         if one:
             schema = prompts.review_schema(every, True, risks, model_breaking)
-            packing = llm.pack(system, desc, docs, MAX_CHUNKS, schema, opts)
+            packing = llm.pack(system, desc, docs, s.max_chunks, schema, opts)
             one = len(packing.chunks) <= 1
         if not one:  # the overview writes the summary, beside the chunks
             desc = _description(pr, min(600, window // 8))
             schema = prompts.review_schema(every, False, risks, model_breaking)
-            packing = llm.pack(system, desc, docs, MAX_CHUNKS, schema, opts)
+            packing = llm.pack(system, desc, docs, s.max_chunks, schema, opts)
         for p in packing.partial:
             st.skipped[number[p][1].filename] = (
                 "partly reviewed: its diff was cut to fit the model's context"
             )
         for p in packing.left_out:
             st.skipped[number[p][1].filename] = (
-                f"not reviewed: over this review's budget of {MAX_CHUNKS} model calls"
+                f"not reviewed: over this review's budget of {s.max_chunks} model calls "
+                "(the max_chunks setting)"
             )
         calls = []
         for chunk in packing.chunks:
@@ -491,7 +491,7 @@ class Review:
             calls.append(llm.Call(system, desc, chunk, schema, opts))
         if not one:
             calls.append(self._overview(pr, selected, hunks, before, window))
-        answers = llm.chat_batch(calls, 2 * len(calls) + 2)
+        answers = llm.chat_batch(calls, 3 * len(calls) + 4)  # room for splits and repairs
         self.model = st.model
         summaries, found, failed = [], [], []
         for answer in answers[: len(packing.chunks)]:

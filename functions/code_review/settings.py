@@ -28,6 +28,7 @@ DEFAULT_IGNORE = [
 class Settings:
     ignore: list[str] = field(default_factory=lambda: list(DEFAULT_IGNORE))
     max_files: int = 300
+    max_chunks: int = 8
     language: str = "English"
     sections: list[str] = field(default_factory=lambda: list(SECTIONS))
     inline_comments: bool = True
@@ -47,6 +48,10 @@ def _check(name: str, value):
     if name == "max_files":
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3000:
             raise ValueError("must be a whole number from 1 to 3000")
+        return value
+    if name == "max_chunks":
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 64:
+            raise ValueError("must be a whole number from 1 to 64")
         return value
     if name == "language":
         if not isinstance(value, str) or not 2 <= len(value) <= 40:

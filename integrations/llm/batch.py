@@ -99,19 +99,34 @@ class Batch:
         self.calls, self.max_calls, self.used = calls, max_calls, 0
         self.window = llm_backend.context_window()
         self.parts = [[] for _ in calls]
+        self.bare = {}  # call index -> tokens without documents
         self.splits = [0] * len(calls)
 
     def _part(self, job, reply=None, error=None) -> None:
         ids = list(dict.fromkeys(i for i, _ in job.docs))
         self.parts[job.index].append((ids, reply, error))
 
+    def _bare(self, job) -> int:
+        """The tokens of the call without its documents, and its reply's room."""
+        if job.index not in self.bare:
+            empty = Job(job.index, job.call, [], job.spec)
+            self.bare[job.index] = llm_backend.count_request(empty.request) + max_tokens(
+                job.call.opts
+            )
+        return self.bare[job.index]
+
     def _too_long(self, job, why: str, later: list) -> None:
-        halves = job.split()
+        bare = self._bare(job)
+        halves = job.split() if bare < self.window else None
         if halves is None:
             parts = 2**job.depth
             where = f" even cut into {parts} parts" if parts > 1 else ""
-            self._part(job, error=f"the call does not fit the model's context window{where}: "
-                       f"{why}")  # fmt: skip
+            if bare >= self.window:
+                where = (f": its instructions and the room for its reply alone take {bare} "
+                         f"tokens")  # fmt: skip
+            self._part(job, error=f"the call does not fit the model's context window of "
+                       f"{self.window} tokens{where} (the window is llm.openai.context_window "
+                       f"or llm.llama.n_ctx, or less where the server says so): {why}")  # fmt: skip
             return
         self.splits[job.index] += 1
         log.log(log.Level.INFO, f"call {job.index + 1} is too long for the model ({why}); "
@@ -147,6 +162,7 @@ class Batch:
                                "model calls")  # fmt: skip
                 elif isinstance(res, Err):
                     if res.value.too_long:
+                        self.window = llm_backend.context_window()  # the server may have said less
                         self._too_long(job, res.value.message, later)
                     else:
                         self._part(job, error=res.value.message)

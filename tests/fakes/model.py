@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,12 @@ class ScriptedModel:
     raw: str | None = None  # answer every schema'd call with exactly this text
     latency_s: float = 0.0
     count: Callable[[str], int] | None = None
+    # the server's real window: a longer request gets its "context length exceeded"
+    window: int | None = None
+    ignore_max_tokens: bool = False  # claim twice the tokens it was allowed
+    in_flight: int = 0
+    most_in_flight: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def prompt_tokens(self, body: dict[str, Any]) -> int:
         """The request's prompt as a server counts it: ChatML's 3 tokens per
@@ -56,15 +63,34 @@ class ScriptedModel:
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        self.requests.append(body)
+        with self._lock:
+            self.requests.append(body)
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return self._answer(body)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def _answer(self, body: dict[str, Any]) -> httpx.Response:
         if self.latency_s:
             time.sleep(self.latency_s)
+        asked = self.prompt_tokens(body) + body.get("max_tokens", 0)
+        if self.window is not None and asked > self.window:
+            message = (
+                f"This model's maximum context length is {self.window} tokens. However, you "
+                f"requested {asked} tokens. Please reduce the length of the messages."
+            )
+            error = {"message": message, "code": "context_length_exceeded"}
+            return httpx.Response(400, json={"error": error})
         if self.fail_with:
             return httpx.Response(
                 self.fail_with, json={"error": {"message": "overloaded", "type": "server_error"}}
             )
         text = self.answer(body)
         prompt = self.prompt_tokens(body)
+        done = 2 * body["max_tokens"] if self.ignore_max_tokens else len(text) // 4
         return httpx.Response(
             200,
             json={
@@ -81,8 +107,8 @@ class ScriptedModel:
                 ],
                 "usage": {
                     "prompt_tokens": prompt,
-                    "completion_tokens": len(text) // 4,
-                    "total_tokens": prompt + len(text) // 4,
+                    "completion_tokens": done,
+                    "total_tokens": prompt + done,
                 },
             },
         )

@@ -71,6 +71,7 @@ class LlmApi:
         """One completion, journaled (its tokens, latency and when it ran)."""
         started = time.monotonic()
         entry: dict[str, Any] = {"backend": self._backend.name, "json_schema": r.schema is not None,
+                                 "max_tokens": r.max_tokens,
                                  "start_ms": self._journal.elapsed_ms()}  # fmt: skip
         try:
             done = self._backend.complete(

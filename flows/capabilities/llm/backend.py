@@ -70,8 +70,8 @@ class Backend:
         message in the chat template, and the schema wherever the server puts it."""
         n = REPLY_PRIMING + sum(MESSAGE_OVERHEAD + self.count_tokens(m["content"])
                                 for m in messages)  # fmt: skip
-        if schema is not None:
-            n += self.count_tokens(SCHEMA_NOTE + schema_text(schema))
+        if schema is not None:  # as sent in the request body (spaced), or compact in the prompt
+            n += self.count_tokens(SCHEMA_NOTE + json.dumps(schema))
         return n
 
     def context_window(self) -> int:

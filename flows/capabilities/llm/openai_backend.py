@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # the prompt; the schema in the prompt alone
 MODES = ("json_schema", "json_object_schema", "json_object", "prompt")
 _FORMAT_WORDS = ("response_format", "json_schema", "grammar")
+_WINDOW_SAID = re.compile(r"maximum context length is (\d+)|context window of (\d+)", re.I)
 _TOO_LONG = re.compile(
     r"context[ _](length|window|size)|maximum context|exceeds? (the )?(available )?context"
     r"|prompt is too long|too many tokens|input is too long|reduce the length",
@@ -138,7 +139,19 @@ class OpenAIBackend(Backend):
             return ESTIMATE(text)  # the tokenizer went away: never undercount for it
 
     def context_window(self) -> int:
-        return self.cfg.context_window
+        """llm.openai.context_window, or the server's own window where it said
+        it is smaller (learned from a refusal, remembered per server)."""
+        return min(self.cfg.context_window, self._server.get("window") or self.cfg.context_window)
+
+    def _learn_window(self, text: str) -> None:
+        m = _WINDOW_SAID.search(text)
+        said = int(m.group(1) or m.group(2)) if m else 0
+        if 0 < said < self.context_window():
+            log.warning("the LLM server at %s says its context window is %d tokens, smaller "
+                        "than llm.openai.context_window %d; using %d", self.cfg.base_url, said,
+                        self.cfg.context_window, said)  # fmt: skip
+            with _servers_lock:
+                self._server["window"] = said
 
     # -- completions ---------------------------------------------------------------
 
@@ -226,6 +239,7 @@ class OpenAIBackend(Backend):
             except openai.APIStatusError as e:
                 text = _message(e)
                 if _TOO_LONG.search(text) and e.status_code in (400, 413, 422, 500):
+                    self._learn_window(text)
                     raise TooLong(
                         f"the LLM server says the prompt is over the model's context window "
                         f"(llm.openai.context_window {self.cfg.context_window}): {text}"

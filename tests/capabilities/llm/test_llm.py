@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 
 import httpx
@@ -362,3 +363,60 @@ def test_a_server_echoing_the_credentials_never_shows_them_to_a_guest(runtime, s
     assert "headers were" in err and "[redacted]" in err  # the guest got the message, masked
     assert seen["key"] == []
     assert KEY not in json.dumps(report.to_dict())
+
+
+def request_tokens(body: dict) -> int:
+    """A request's prompt as the host counts it here (no server tokenizer: the estimate)."""
+    return REPLY_PRIMING + sum(MESSAGE_OVERHEAD + estimate_tokens(m["content"])
+                               for m in body["messages"])  # fmt: skip
+
+
+@pytest.mark.slow
+@respx.mock
+def test_chat_batch_answers_side_by_side_in_order_and_splits_what_does_not_fit(runtime):
+    lock, seen = threading.Lock(), {"now": 0, "most": 0}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        with lock:
+            seen["now"] += 1
+            seen["most"] = max(seen["most"], seen["now"])
+        time.sleep(0.2)
+        with lock:
+            seen["now"] -= 1
+        user = json.loads(request.content)["messages"][-1]["content"]
+        return completion(json.dumps({"summary": f"read {user.count('<<<DATA')}", "risks": []}))
+
+    route = respx.post(f"{BASE}/chat/completions").mock(side_effect=answer)
+    schema = json.dumps(SCHEMA)
+    small = [["a.py", "x = 1\n"]]
+    big = [[f"f{i}.py", "".join(f"value_{j} = compute({j}, {i})\n" for j in range(60))]
+           for i in range(4)]  # fmt: skip
+    calls = [{"instructions": "Summarize.", "preamble": f"call {k}", "documents": small,
+              "json_schema": schema, "opts": {"max_tokens": 200}} for k in range(5)]  # fmt: skip
+    calls.append({"instructions": "Summarize.", "documents": big, "json_schema": schema,
+                  "opts": {"max_tokens": 200}})  # fmt: skip
+    (out,) = run(runtime, ("chat_batch", {"calls": calls, "max_calls": 40})).result
+    answers = out["ok"]
+    assert [len(a["parts"]) for a in answers[:5]] == [1] * 5
+    assert all(json.loads(a["parts"][0]["reply"]["text"])["risks"] == [] for a in answers[:5])
+    split = answers[5]
+    assert split["splits"] >= 1 and len(split["parts"]) >= 2
+    assert all(p["reply"] and p["error"] is None for p in split["parts"])
+    read = [d for p in split["parts"] for d in p["documents"]]
+    assert set(read) == {d[0] for d in big}  # every document answered, in some part
+    assert seen["most"] == 4  # llm.openai.max_concurrency's default
+    for call in route.calls:  # nothing over the window was sent
+        body = json.loads(call.request.content)
+        assert request_tokens(body) + body["max_tokens"] <= 2048
+
+
+@pytest.mark.slow
+@respx.mock
+def test_chat_batch_keeps_to_its_budget_of_calls_and_says_what_it_did_not_send(runtime):
+    route = respx.post(f"{BASE}/chat/completions").mock(return_value=completion("ok"))
+    calls = [{"instructions": "Say ok.", "documents": [[f"d{k}", "text"]]} for k in range(5)]
+    (out,) = run(runtime, ("chat_batch", {"calls": calls, "max_calls": 3})).result
+    parts = [a["parts"][0] for a in out["ok"]]
+    assert [p["reply"]["text"] if p["reply"] else None for p in parts] == ["ok"] * 3 + [None] * 2
+    assert parts[4]["error"] == "not sent: over the budget of 3 model calls"
+    assert route.call_count == 3
