@@ -89,6 +89,13 @@ flows:
         ("flows: {Bad Name: {function: functions/f}}", "flows.Bad Name: a flow name"),
         ("flows: {f: {}}", "flows.f.function: Field required"),
         ("- a list", "top level must be a mapping"),
+        (
+            "llm: {openai: {context_window: 1024}}",
+            "llm.openai.context_window: Value error, 1024 tokens is too small",
+        ),
+        ("llm: {llama: {n_ctx: 512}}", "llm.llama.n_ctx: Value error, 512 tokens is too small"),
+        ("llm: {openai: {max_concurrency: 0}}", "llm.openai.max_concurrency"),
+        ("llm: {openai: {tokenizer: bert}}", "llm.openai.tokenizer: Input should be"),
         ("server:\n  port: [1,\n", "app.yaml:"),
     ],
 )

@@ -5,8 +5,10 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
+import types
 
 import httpx
 import pytest
@@ -420,3 +422,26 @@ def test_chat_batch_keeps_to_its_budget_of_calls_and_says_what_it_did_not_send(r
     assert [p["reply"]["text"] if p["reply"] else None for p in parts] == ["ok"] * 3 + [None] * 2
     assert parts[4]["error"] == "not sent: over the budget of 3 model calls"
     assert route.call_count == 3
+
+
+@respx.mock
+def test_tiktoken_counts_for_an_openai_model_where_it_is_installed(monkeypatch):
+    class Encoding:
+        name = "o200k_fake"
+
+        def encode(self, text, disallowed_special=()):
+            return text.split()
+
+    fake = types.ModuleType("tiktoken")
+    fake.encoding_for_model = lambda model: Encoding()
+    monkeypatch.setitem(sys.modules, "tiktoken", fake)
+    respx.post("https://llm.test/extras/tokenize/count").mock(return_value=httpx.Response(404))
+    respx.post("https://llm.test/tokenize").mock(return_value=httpx.Response(404))
+    b = backend()
+    assert b.count_tokens("one two three") == 3 and b.counter.name == "tiktoken o200k_fake"
+
+
+def test_without_tiktoken_or_a_server_tokenizer_the_estimate_counts(monkeypatch):
+    monkeypatch.setitem(sys.modules, "tiktoken", None)  # not installed
+    b = backend(tokenizer="tiktoken")
+    assert b.counter.name == "estimate"

@@ -68,9 +68,9 @@ def test_a_review_through_llama_cpp_pythons_server_fits_its_window(
     base, n_ctx, real = model_server
     # six planted pull requests as one: more than one 2,048-token call holds
     chosen = [p for p in load_planted() if p.name[:2] in ("01", "03", "04", "06", "07", "09")]
-    base = {k: v for p in chosen for k, v in p.case.base.items()}
-    head = {k: v for p in chosen for k, v in p.case.head.items()}
-    case = Case("merged", "tests/corpus/review", "none", base, head, [])
+    before = {k: v for p in chosen for k, v in p.case.base.items()}
+    after = {k: v for p in chosen for k, v in p.case.head.items()}
+    case = Case("merged", "tests/corpus/review", "none", before, after, [])
     fake = app_github
     llm = f"""
 llm:
@@ -107,12 +107,12 @@ llm:
     assert "attempts" not in logs  # the json_schema refusal was no transient failure
     result = report["result"]
     assert result["model_failed"] is None
-    assert sorted(result["files_reviewed"]) == sorted(head)
+    assert sorted(result["files_reviewed"]) == sorted(after)
     if real:  # a 2,048-token window holds less than this pull request: chunks
         assert result["model_calls"] >= 3
     body = c["body"]
     walkthrough = body.split("### Walkthrough")[1].split("###")[0]
-    for path in head:
+    for path in after:
         assert f"| `{path}` |" in walkthrough
     for p in (p for planted in chosen for p in planted.problems):
         if p.rule != "model":
