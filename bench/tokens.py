@@ -33,8 +33,8 @@ import diffmap  # noqa: E402
 
 def history(commits: int) -> list[str]:
     """Each changed file of the last commits, as the review shows it to a model."""
-    out = subprocess.run(["git", "-C", str(ROOT), "log", "-p", f"-n{commits}", "--format=tformat:@@@"],
-                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    cmd = ["git", "-C", str(ROOT), "log", "-p", f"-n{commits}", "--format=tformat:@@@"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     docs = []
     for commit in out.split("@@@\n"):
         for part in commit.split("\ndiff --git ")[1:]:
