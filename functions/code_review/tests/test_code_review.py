@@ -42,8 +42,9 @@ def test_review_has_summary_risks_and_exact_breaking_changes(flow):
 def test_a_quiet_model_still_gets_the_checks_findings(flow):
     report = flow.run(SAMPLE)
     schema = flow.model_calls[0]["schema"]
-    paths = schema["properties"]["files"]["items"]["properties"]["path"]["enum"]
-    quiet = {"summary": "Tidies the API.", "files": [{"path": p, "change": "x"} for p in paths],
+    file = schema["properties"]["files"]["items"]["properties"]["file"]  # files by number
+    numbers = range(file["minimum"], file["maximum"] + 1)
+    quiet = {"summary": "Tidies the API.", "files": [{"file": n, "change": "x"} for n in numbers],
              "risks": [], "breaking": []}  # fmt: skip
     report = flow.run(SAMPLE, llm=[json.dumps(quiet)])
     assert report.ok, report.error

@@ -54,10 +54,11 @@ def test_checks_flag_every_problem_they_cover_and_nothing_else(planted, runner, 
 
 
 def _risks(path: str, items: list[tuple[int, str, str]]) -> str:
+    """A reply about the one file of the PR (file 1, `path`)."""
     return json.dumps({
         "summary": "Adds an endpoint.",
-        "files": [{"path": path, "change": "Adds calculate."}],
-        "risks": [{"path": path, "start_line": line, "end_line": line, "severity": "high",
+        "files": [{"file": 1, "change": "Adds calculate."}],
+        "risks": [{"file": 1, "start_line": line, "end_line": line, "severity": "high",
                    "rule": "security", "title": title, "why": why} for line, title, why in items],
         "breaking": [],
     })  # fmt: skip
