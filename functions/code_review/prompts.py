@@ -78,8 +78,9 @@ def _text(n: int) -> dict:
 
 def review_schema(files: list[int], summary: bool, risks: bool, breaking: bool) -> str:
     """The reply to one chunk: files are cited by their numbers (`files`),
-    which keeps the schema the same size for any paths."""
-    file = {"type": "integer", "minimum": min(files), "maximum": max(files)}
+    which keeps the schema small for any paths. An enum, not minimum and
+    maximum: llama.cpp's grammar does not bound integers."""
+    file = {"type": "integer", "enum": files}
     line = {"type": "integer", "minimum": 1, "maximum": 10_000_000}
     props = {"summary": _text(SUMMARY_CHARS)} if summary else {}
     props["files"] = {

@@ -462,7 +462,7 @@ class Review:
             docs.append(llm.Document(label, text))
         opts = llm.Options(max_tokens=prompts.reply_tokens(window, min(len(docs), 40)),
                            temperature=None)  # fmt: skip
-        every = list(range(1, len(docs) + 1))
+        every = list(range(1, len(docs) + 1))[-40:]  # a chunk's schema is about this big
         before = old.summary if len(st.ranges) > 1 else ""
         desc = _description(pr, min(4000, window // 2))
         one = not before  # one chunk and nothing before: it writes the summary itself

@@ -43,7 +43,7 @@ def test_a_quiet_model_still_gets_the_checks_findings(flow):
     report = flow.run(SAMPLE)
     schema = flow.model_calls[0]["schema"]
     file = schema["properties"]["files"]["items"]["properties"]["file"]  # files by number
-    numbers = range(file["minimum"], file["maximum"] + 1)
+    numbers = file["enum"]
     quiet = {"summary": "Tidies the API.", "files": [{"file": n, "change": "x"} for n in numbers],
              "risks": [], "breaking": []}  # fmt: skip
     report = flow.run(SAMPLE, llm=[json.dumps(quiet)])
