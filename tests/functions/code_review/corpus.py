@@ -19,10 +19,10 @@ import respx
 import yaml
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from flows.db.migrate import upgrade
-from flows.db.models import Run
+from flows.db.models import Finding, Knowledge, MemoryItem, Run
 from flows.project.config import load_config
 from flows.server.http import create_app
 from flows.server.service import Service
@@ -211,7 +211,12 @@ class FlowRunner:
             self.fake.stop()
 
     def review(self, git: GitRepo) -> dict:
-        """One pull request from master to feature, reviewed; the run report."""
+        """One pull request from master to feature, reviewed; the run report.
+        Each case is its own project: what earlier reviews taught the
+        repository's memory (history, findings) is forgotten first."""
+        with self.svc.queue.session() as s, s.begin():
+            for table in (MemoryItem, Finding, Knowledge):
+                s.execute(delete(table))
         payload = pr_payload(next(self.numbers), git, self.fake)
         self.deliver("pull_request", payload)
         with self.svc.queue.session() as s:
