@@ -80,7 +80,7 @@ def review_schema(files: list[int], summary: bool, risks: bool, breaking: bool) 
     """The reply to one chunk: files are cited by their numbers (`files`),
     which keeps the schema small for any paths. An enum, not minimum and
     maximum: llama.cpp's grammar does not bound integers."""
-    file = {"type": "integer", "enum": files}
+    file = {"$ref": "#/$defs/file"}  # one enum, however many lists cite files
     line = {"type": "integer", "minimum": 1, "maximum": 10_000_000}
     props = {"summary": _text(SUMMARY_CHARS)} if summary else {}
     props["files"] = {
@@ -118,7 +118,7 @@ def review_schema(files: list[int], summary: bool, risks: bool, breaking: bool) 
                 }
             ),
         }
-    return _dumps(_object(props))
+    return _dumps({**_object(props), "$defs": {"file": {"type": "integer", "enum": files}}})
 
 
 def _object(props: dict) -> dict:

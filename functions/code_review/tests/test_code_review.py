@@ -42,8 +42,7 @@ def test_review_has_summary_risks_and_exact_breaking_changes(flow):
 def test_a_quiet_model_still_gets_the_checks_findings(flow):
     report = flow.run(SAMPLE)
     schema = flow.model_calls[0]["schema"]
-    file = schema["properties"]["files"]["items"]["properties"]["file"]  # files by number
-    numbers = file["enum"]
+    numbers = schema["$defs"]["file"]["enum"]  # files by number
     quiet = {"summary": "Tidies the API.", "files": [{"file": n, "change": "x"} for n in numbers],
              "risks": [], "breaking": []}  # fmt: skip
     report = flow.run(SAMPLE, llm=[json.dumps(quiet)])

@@ -173,9 +173,9 @@ def test_schemas_bound_every_string_and_list():
         walk(json.loads(text))
     # files by number, as an enum: llama.cpp's grammar ignores integer minimum/maximum
     review = json.loads(prompts.review_schema([3, 4], False, True, True))
+    assert review["$defs"]["file"] == {"type": "integer", "enum": [3, 4]}
     for key in ("files", "risks", "breaking"):
-        assert review["properties"][key]["items"]["properties"]["file"] == {
-            "type": "integer", "enum": [3, 4]}  # fmt: skip
+        assert review["properties"][key]["items"]["properties"]["file"] == {"$ref": "#/$defs/file"}
     assert "summary" not in review["properties"]  # a chunk among several: the overview writes it
     system = prompts.system(
         "review", "Deutsch", "Be kind.", [("convention", "snake_case"), ("pr", "#3: touched a.py")]

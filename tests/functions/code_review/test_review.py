@@ -483,10 +483,11 @@ def test_a_large_pr_is_packed_under_the_budget_and_says_what_it_left_out(
     assert report["status"] == "ok", report["error"]
     result = report["result"]
     left = {p for p, why in result["not_reviewed"].items() if "over this review's budget" in why}
-    # sources come first; what is left is the last of them (the small test file
-    # still fits beside the last chunk)
-    first_left = min(int(p[5:7]) for p in left)
-    assert left == {f"src/m{i:02}.py" for i in range(first_left, 60)}
+    # sources come first, so what is left is the last of them (the small test file
+    # may still fit beside the last chunk)
+    sources = {p for p in left if p.startswith("src/")}
+    first_left = min(int(p[5:7]) for p in sources)
+    assert sources == {f"src/m{i:02}.py" for i in range(first_left, 60)}
     assert result["model_calls"] == 8 + 1  # the budget's chunks, and the overview beside them
     assert len(result["files_reviewed"]) + len(left) + sum(
         "partly" in w for w in result["not_reviewed"].values()
