@@ -63,11 +63,13 @@ def _ask(payload: dict, number: int, question: str, ctx: types.Context, event_na
     asked_now = llm.as_data("question", question)
     preamble = "\n\n".join(p for p in (desc, tail, asked_now) if p)
     packing = llm.pack(system, preamble, docs, 1, None, opts)
-    diff = [llm.as_data(d.id, d.text) for chunk in packing.chunks for d in chunk]
-    user = "\n\n".join(p for p in (desc, *diff, tail, asked_now) if p)
-    reply = llm.chat([llm.Message("system", system), llm.Message("user", user)], opts)
+    chunk = packing.chunks[0] if packing.chunks else []
+    (got,) = llm.chat_batch([llm.Call(system, preamble, chunk, None, opts)], 4)
+    texts = [p.reply.text.strip() for p in got.parts if p.reply is not None]
+    if not texts:  # the model's failure, said plainly in the reply
+        raise Err(f"the model could not answer: {got.parts[0].error if got.parts else 'no reply'}")
     allowed = render.urls_in("\n".join([pr.body] + [f.patch or "" for f in files]))
-    answer = render.safe_markdown(reply.text.strip(), allowed) or "_The model gave no answer._"
+    answer = render.safe_markdown("\n\n".join(texts), allowed) or "_The model gave no answer._"
     quoted = "\n".join("> " + line for line in question.splitlines())
     _reply(event_name, number, payload["comment"], f"{quoted}\n\n{answer}")
     history = ([*history, {"q": question[:1000], "a": answer[:2000]}])[-10:]
