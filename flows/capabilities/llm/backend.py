@@ -7,7 +7,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flows.capabilities.llm.tokens import ESTIMATE, MESSAGE_OVERHEAD, REPLY_PRIMING
+from flows.capabilities.llm.tokens import (  # noqa: F401  (estimate_tokens: re-exported)
+    ESTIMATE,
+    MESSAGE_OVERHEAD,
+    REPLY_PRIMING,
+    estimate_tokens,
+)
 from flows.project.config import LLMConfig
 from flows.sandbox.capability import HostError
 
@@ -89,10 +94,6 @@ class Backend:
                 f"context window of {window} tokens ({setting})"
             )
         return prompt
-
-
-def estimate_tokens(text: str) -> int:
-    return ESTIMATE(text)
 
 
 def make_backend(cfg: LLMConfig) -> Backend:

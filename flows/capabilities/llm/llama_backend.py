@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from flows.capabilities.llm.backend import Backend, Completion, Message, TooLong
-from flows.capabilities.llm.tokens import MESSAGE_OVERHEAD, REPLY_PRIMING
 from flows.project.config import LlamaConfig
 from flows.sandbox.capability import HostError
 
@@ -90,9 +89,8 @@ class LlamaBackend(Backend):
         model, _lock = load(self.cfg)
         if self._template is None:
             self._template = _formatter(model) or False
-        if not self._template:
-            return REPLY_PRIMING + sum(MESSAGE_OVERHEAD + self.count_tokens(m["content"])
-                                       for m in messages)  # fmt: skip
+        if not self._template:  # a named chat format: the common templates' bound
+            return super().count_request(messages, None)
         prompt = self._template(messages=messages).prompt
         bos = model.metadata.get("tokenizer.ggml.add_bos_token") == "true"
         return len(model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)) + bos

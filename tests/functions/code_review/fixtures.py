@@ -19,7 +19,7 @@ from tests.conftest import make_project
 from tests.fakes.git import GitRepo
 from tests.fakes.github import FakeGitHub, FakeRepo, load_fixture
 from tests.server.test_service import SECRET as APP_SECRET
-from tests.server.test_service import SETTINGS, Server
+from tests.server.test_service import SETTINGS, Server, wait_for
 
 SECRET = "whsec-" + uuid.uuid4().hex
 CODE_REVIEW = """
@@ -110,6 +110,23 @@ def app_server(tmp_path: Path, fake: FakeGitHub, key_path: Path, llm: str, flow:
         "GITHUB_WEBHOOK_SECRET": APP_SECRET,
     }
     return Server(config, env).start()
+
+
+def served_review(server: Server, fake: FakeGitHub, git: GitRepo, number: int,
+                  timeout: float) -> dict:  # fmt: skip
+    """A pull request from master to feature delivered to a running `flows
+    serve`; its comment once it shows the review of the head commit."""
+    payload = pr_payload(number, git, fake)
+    repo = fake.repos["codertocat/hello-world"]
+    head = git.sha("feature")
+    assert server.deliver("pull_request", payload).status_code == 202
+
+    def reviewed():
+        found = ours(repo, number)
+        return found if found and f'"head": "{head}"' in found[0]["body"] else None
+
+    (c,) = wait_for(reviewed, timeout=timeout)
+    return c
 
 
 def brief(result: dict) -> list[str]:

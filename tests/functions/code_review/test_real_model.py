@@ -11,9 +11,8 @@ import re
 import pytest
 
 from tests.functions.code_review.corpus import make_repo
-from tests.functions.code_review.fixtures import CODE_REVIEW, app_server, ours, pr_payload
+from tests.functions.code_review.fixtures import CODE_REVIEW, app_server, served_review
 from tests.functions.code_review.quality import load_planted, real_model
-from tests.server.test_service import wait_for
 
 pytestmark = pytest.mark.slow
 SENTENCE_END = re.compile(r"[.!?)`*_]$")
@@ -35,16 +34,7 @@ llm:
     server = app_server(tmp_path, fake, app_key[0], llm, flow)
     try:
         git = make_repo(planted.case, tmp_path / "repo")
-        payload = pr_payload(77, git, fake)
-        repo = fake.repos["codertocat/hello-world"]
-        head = git.sha("feature")
-        assert server.deliver("pull_request", payload).status_code == 202
-
-        def reviewed():
-            found = ours(repo, 77)
-            return found if found and f'"head": "{head}"' in found[0]["body"] else None
-
-        (c,) = wait_for(reviewed, timeout=600)
+        c = served_review(server, fake, git, 77, timeout=600)
     finally:
         server.stop()
     body = c["body"]
@@ -59,5 +49,6 @@ llm:
     for line in risks.splitlines():
         if "found by: model" in line:
             assert re.search(r"`shop/orders.py` L\d+", risks)
+    repo, head = fake.repos["codertocat/hello-world"], git.sha("feature")
     (run,) = [r for r in repo.check_runs.values() if r["head_sha"] == head]
     assert run["conclusion"] in ("success", "neutral")

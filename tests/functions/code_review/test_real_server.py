@@ -19,9 +19,8 @@ import httpx
 import pytest
 
 from tests.functions.code_review.corpus import Case, make_repo
-from tests.functions.code_review.fixtures import CODE_REVIEW, app_server, ours, pr_payload
+from tests.functions.code_review.fixtures import CODE_REVIEW, app_server, served_review
 from tests.functions.code_review.quality import load_planted, real_model
-from tests.server.test_service import wait_for
 from tests.tiny_gguf import write_tiny_llama
 
 pytestmark = pytest.mark.slow
@@ -82,16 +81,7 @@ llm:
     server = app_server(tmp_path, fake, app_key[0], llm, flow)
     try:
         git = make_repo(case, tmp_path / "repo")
-        payload = pr_payload(78, git, fake)
-        repo = fake.repos["codertocat/hello-world"]
-        head = git.sha("feature")
-        assert server.deliver("pull_request", payload).status_code == 202
-
-        def reviewed():
-            found = ours(repo, 78)
-            return found if found and f'"head": "{head}"' in found[0]["body"] else None
-
-        (c,) = wait_for(reviewed, timeout=900)
+        c = served_review(server, fake, git, 78, timeout=900)
     finally:
         server.stop()
     db = sqlite3.connect(tmp_path / "flows.db")
