@@ -21,3 +21,7 @@ class LinkError(FlowsError):
 
 class EventError(FlowsError):
     """An event file or payload that cannot be used."""
+
+
+class RepositoryError(FlowsError):
+    """A local git repository, ref or range that cannot be reviewed."""

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from flows.capabilities.github.client import GithubClient
+from flows.capabilities.github.client import GithubClient, NoToken
 from flows.capabilities.llm.backend import Backend, Completion, Message
 from flows.errors import EventError
 from flows.project.events import Event
@@ -134,19 +134,11 @@ class _ReplayRequester:
         return int(entry["status"]), dict(entry.get("headers") or {}), _body_in(entry)
 
 
-class _NoToken:
-    def token(self, installation_id: int | None) -> str | None:
-        return None
-
-    def login(self) -> str | None:
-        return None
-
-
 class ReplayGithub(GithubClient):
     """Answers GitHub reads from a recording; no socket is opened."""
 
     def __init__(self, recording: Recording) -> None:
-        super().__init__("https://replay.invalid", _NoToken(), 30.0, None, None)
+        super().__init__("https://replay.invalid", NoToken(), 30.0, None, None)
         self._recording = recording
 
     def requester(self, installation_id: int | None, timeout_s: float) -> _ReplayRequester:

@@ -33,6 +33,16 @@ class TokenSource(Protocol):
         ...
 
 
+class NoToken:
+    """No credentials: for clients that never reach GitHub (replays, local git)."""
+
+    def token(self, installation_id: int | None) -> str | None:
+        return None
+
+    def login(self) -> str | None:
+        return None
+
+
 class BoundedRetry(GithubRetry):
     """PyGithub's retry (5xx, secondary and primary rate limits), but a run never
     sleeps more than MAX_WAIT_S for a `Retry-After` either: longer waits raise,
