@@ -61,6 +61,10 @@ def build(config_path: Path, force: bool) -> None:
     click.echo(f"{len(sources)} components in {time.perf_counter() - start:.2f}s")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _error_report(flow: str, kind: str, message: str) -> dict[str, Any]:
     return {"flow": flow, "status": "error", "error": {"kind": kind, "message": message}}
 
@@ -128,6 +132,246 @@ def run(
     if not report.ok and report.error is not None:
         click.echo(f"flow failed: {report.error.message}", err=True)
     sys.exit(0 if report.ok else 1)
+
+
+@main.command()
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("--base", required=True, help="What the branch goes into: a branch, tag or SHA.")
+@click.option("--head", default="HEAD", show_default=True, help="The branch to review.")
+@click.option("--flow", "flow_name", help="The review flow in app.yaml (default: code_review's).")
+@click.option("--repo", "repository", help="owner/name for links (default: the origin remote).")
+@click.option("--title", help="The pull request's title (default: from the commits).")
+@click.option("--body", help="The pull request's description (default: from the commits).")
+@click.option("--json", "as_json", is_flag=True, help="Print the JSON run report instead.")
+@CONFIG
+def review(
+    path: Path,
+    base: str,
+    head: str,
+    flow_name: str | None,
+    repository: str | None,
+    title: str | None,
+    body: str | None,
+    as_json: bool,
+    config_path: Path,
+) -> None:
+    """Review a local branch: the comment the App would post on a pull
+    request from BASE to HEAD, with no GitHub at all (nothing is sent, the
+    flow's memory is not written). Uncommitted changes are not reviewed.
+    Exit status: 0 reviewed, 1 the review failed, 2 bad input or config."""
+    from flows.capabilities.github.local import LocalRepository, pull_range
+    from flows.evaluate.local import LocalReviewer, markdown
+
+    cfg = _load(config_path)
+    try:
+        repo = LocalRepository.open(path)
+        pull = pull_range(repo, base, head)
+        reviewer = LocalReviewer(cfg, flow_name)
+        reviewer.prepare()
+        done = reviewer.review(repo, base, head, repository, title, body)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    reviewer.close()
+    files = len(repo.files(pull.merge_base, pull.head_sha))
+    click.echo(
+        f"reviewed {base}..{head}: {_count(len(pull.commits), 'commit')}, "
+        f"{_count(files, 'file')} changed, in {done.seconds:.1f} s; nothing was sent to GitHub",
+        err=True,
+    )
+    if as_json:
+        out = {**done.report, "comment": done.comment, "inline_comments": done.inline}
+        click.echo(json.dumps(out, indent=2, default=str))
+    else:
+        click.echo(markdown(done), nl=False)
+    if done.result.get("model_failed"):
+        click.echo(f"warning: the model's part failed: {done.result['model_failed']}", err=True)
+    if not done.ok:
+        click.echo(f"the review failed: {done.error}", err=True)
+    sys.exit(0 if done.ok else 1)
+
+
+class _Progress:
+    """How far a long run is: a bar redrawn on a terminal, plain lines otherwise."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, i: int, n: int, name: str, done: str | None) -> None:
+        elapsed = time.perf_counter() - self.start
+        if self.tty:
+            filled = int(24 * (i - (done is None)) / n)
+            bar = "#" * filled + "." * (24 - filled)
+            state = "reviewing" if done is None else done
+            line = f"\r[{bar}] {i}/{n} {name[:40]:<40} {state[:30]:<30} {elapsed:6.0f}s"
+            click.echo(line, err=True, nl=False)
+            if done is not None and i == n:
+                click.echo("", err=True)
+        elif done is not None:
+            click.echo(f"[{i}/{n}] {name}: {done} ({elapsed:.0f}s elapsed)", err=True)
+
+
+def _case_progress(progress: _Progress):
+    def report(i, n, case, result) -> None:
+        if result is None:
+            progress(i, n, case.name, None)
+        elif not result.ok:
+            progress(i, n, case.name, f"FAILED {result.error[:200]}")
+        else:
+            b, k = result.score["breaking"], result.score["risks"]
+            progress(
+                i,
+                n,
+                case.name,
+                f"ok {result.seconds:.1f}s, breaking "
+                f"{b['found']}/{b['expected']}, risks {k['found']}/{k['expected']}",
+            )
+
+    return report
+
+
+@main.command("eval")
+@click.argument(
+    "cases_path", metavar="CASES", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+@CONFIG
+@click.option("--flow", "flow_name", help="The review flow in app.yaml (default: code_review's).")
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every number, per case and overall, to this JSON file.",
+)
+@click.option(
+    "--compare",
+    nargs=2,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="A.yaml B.yaml",
+    help="Run two configurations on the cases, side by side.",
+)
+@click.option(
+    "--history",
+    nargs=2,
+    type=(int, click.Path(path_type=Path)),
+    metavar="N PATH",
+    help="Review the last N merged changes of the repository at PATH and write "
+    "them as unlabelled cases (--out).",
+)
+@click.option(
+    "--out",
+    "out_path",
+    default="flows-eval.yaml",
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="--history: the cases file to write (cases already in it are kept).",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["auto", "merges", "commits"]),
+    default="auto",
+    show_default=True,
+    help="--history: merge commits, or single commits "
+    "(squash-merged projects); auto picks merges when there are any.",
+)
+@click.option("--ref", default="HEAD", show_default=True, help="--history: the branch to read.")
+def eval_(
+    cases_path: Path | None,
+    config_path: Path,
+    flow_name: str | None,
+    json_out: Path | None,
+    compare: tuple[Path, Path] | None,
+    history: tuple[int, Path] | None,
+    out_path: Path,
+    by: str,
+    ref: str,
+) -> None:
+    """Measure review quality: review every case of CASES (a YAML file of
+    local git ranges and what a good review of each must say) and print
+    recall and precision of breaking changes and risks, by who found them,
+    with findings dropped, tokens, model calls and time. Exit status: 0
+    scored, 1 a case failed, 2 bad input."""
+    if history is not None:
+        if cases_path is not None or compare:
+            click.echo("error: --history writes --out; give no CASES or --compare", err=True)
+            sys.exit(2)
+        sys.exit(_history(history[0], history[1], out_path, by, ref, config_path, flow_name))
+    if cases_path is None:
+        click.echo("error: give a CASES file (or --history N PATH to write one)", err=True)
+        sys.exit(2)
+    from flows.evaluate.cases import load_cases
+    from flows.evaluate.evaluation import compare as side_by_side
+    from flows.evaluate.evaluation import evaluate, render, render_compare
+    from flows.evaluate.local import LocalReviewer
+
+    configs = list(compare) if compare else [config_path]
+    done = []
+    try:
+        cases = load_cases(cases_path)
+        loaded = [(str(c), _load(c)) for c in configs]
+        for name, cfg in loaded:
+            if len(loaded) > 1:
+                click.echo(f"{name}:", err=True)
+            with LocalReviewer(cfg, flow_name) as reviewer:
+                done.append(
+                    evaluate(cases_path, cases, reviewer, name, _case_progress(_Progress()))
+                )
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    for ev in done:
+        click.echo(render(ev))
+    if len(done) == 2:
+        click.echo(render_compare(*done), nl=False)
+    if json_out is not None:
+        data = side_by_side(*done) if len(done) == 2 else done[0].to_dict()
+        json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"wrote {json_out}", err=True)
+    failed = sum(len(ev.failed) for ev in done)
+    if failed:
+        click.echo(f"{failed} case(s) failed", err=True)
+    sys.exit(1 if failed else 0)
+
+
+def _history(
+    n: int, path: Path, out: Path, by: str, ref: str, config_path: Path, flow_name: str | None
+) -> int:
+    from flows.capabilities.github.local import LocalRepository
+    from flows.evaluate.cases import load_cases, save_cases
+    from flows.evaluate.history import changes, merge_into, relative_repo, review_history
+    from flows.evaluate.local import LocalReviewer
+
+    cfg = _load(config_path)
+    progress = _Progress()
+    try:
+        existing = load_cases(out) if out.exists() else None
+        repo = LocalRepository.open(path)
+        found = changes(repo, n, ref, by)
+        with LocalReviewer(cfg, flow_name) as reviewer:
+            reviewer.prepare()
+            made, failures = review_history(
+                reviewer,
+                repo,
+                found,
+                relative_repo(repo, out),
+                lambda i, total, change, why: progress(i, total, change.name, why),
+            )
+        cases, added = merge_into(existing, made)
+        if cases.cases:
+            save_cases(out, cases)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        return e.exit_code
+    kept = len(cases.cases) - added
+    click.echo(
+        f"wrote {out}: {added} new case(s) from {len(found)} change(s), {kept} kept; "
+        "mark each `label: unlabelled` true or false, then `flows eval "
+        f"{out}`",
+        err=True,
+    )
+    for line in failures:
+        click.echo(f"failed: {line}", err=True)
+    return 1 if failures else 0
 
 
 def _service(cfg: AppConfig, migrate: bool | None = None):  # -> Service

@@ -22,6 +22,7 @@ LAYERS = [
     (5, "flows.server"),
     (5, "flows.devtools"),
     (5, "flows.testing"),
+    (5, "flows.evaluate"),
     (6, "flows.cli"),
 ]
 # capabilities share only the sandbox's shape: one interface's package does not

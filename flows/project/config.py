@@ -284,7 +284,8 @@ def _check_manifest(name: str, flow: FlowConfig) -> list[str]:
     return problems
 
 
-def _format_validation(err: ValidationError) -> list[str]:
+def validation_lines(err: ValidationError) -> list[str]:
+    """Each pydantic error as `key.path: reason`."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
@@ -309,9 +310,7 @@ def parse_config(text: str, root: Path, source: str = "app.yaml") -> AppConfig:
     try:
         cfg = AppConfig.model_validate({**raw, "root": root.resolve()})
     except ValidationError as e:
-        raise ConfigError(
-            f"{source} is invalid:\n  " + "\n  ".join(_format_validation(e))
-        ) from None
+        raise ConfigError(f"{source} is invalid:\n  " + "\n  ".join(validation_lines(e))) from None
     _resolve_paths(cfg)
     problems = _check_references(cfg)
     if problems:

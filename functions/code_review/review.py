@@ -133,6 +133,21 @@ def _mem_finding(f: Finding) -> memory.Finding:
     )
 
 
+def _merge_base(pr, commits) -> str:
+    """Where the pull request's diff starts, as GitHub diffs it: the first
+    commit's parent, unless the base was merged into the branch since (then
+    that parent is older than the merge base GitHub uses)."""
+    first = commits[0].parents if commits else []
+    if any(len(c.parents) > 1 for c in commits):
+        try:
+            found = github.compare(pr.base_sha, pr.head_sha).merge_base_sha
+            if found:
+                return found
+        except Err as e:
+            log.log(log.Level.WARN, f"merge base of the base branch not known: {e.value}")
+    return first[0] if first else pr.base_sha
+
+
 def repo_settings(ctx: types.Context, branch: str) -> tuple[config.Settings, list[str]]:
     """The flow's settings under .github/flows.yaml of the default branch."""
     flow, problems = json.loads(ctx.settings or "{}"), []
@@ -265,8 +280,7 @@ class Review:
             changed = self._since(pr, old, st, in_pr)
         if changed is None:  # a full review
             commits = github.list_commits(n)
-            first = commits[0].parents if commits else []
-            st.base_sha = first[0] if first else pr.base_sha
+            st.base_sha = _merge_base(pr, commits)
             st.ranges, st.commits, changed = [["", pr.head_sha]], len(commits), files
             if self.mode == "summary":  # the risk analysis stays where it was
                 st.findings, st.breaking = old.findings, old.breaking
