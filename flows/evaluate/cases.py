@@ -144,7 +144,7 @@ def load_cases(path: str | Path) -> CasesFile:
 def repo_path(cases_path: str | Path, case: Case) -> Path:
     """A case's repository: relative paths are relative to the cases file."""
     repo = Path(case.repo).expanduser()
-    return repo if repo.is_absolute() else Path(cases_path).resolve().parent / repo
+    return (repo if repo.is_absolute() else Path(cases_path).resolve().parent / repo).resolve()
 
 
 HEADER = """\
@@ -159,10 +159,13 @@ def dump_cases(cases: CasesFile) -> str:
     data = cases.model_dump(exclude_defaults=True)
     for c in data["cases"]:
         for key in ("breaking", "problems"):
-            for item in c.get(key, []):
+            items = c.get(key, [])
+            for i, item in enumerate(items):
                 if "lines" in item:
                     item["lines"] = list(item["lines"])
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+                if "label" in item:  # first, where a maintainer edits it
+                    items[i] = {"label": item.pop("label"), **item}
+    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 16)
     return HEADER + body
 
 
