@@ -2,12 +2,13 @@
 the code-review flow against `griffe check` on the same commits.
 
 Each case is a git repository (base on master, the pull request on feature).
-flows: the whole code-review flow behind the webhook endpoint, over the fake
-GitHub and a scripted model that reports nothing itself, so every row is the
-flow's own deterministic detection. griffe: `griffe check PACKAGE -a master
--b feature`. One JSON line per case and tool, then one summary line per tool:
-recall over the expected breakages, false positives (rows no case expects,
-any row on a clean pull request), failed reviews.
+flows: `flows eval`'s machinery (flows.evaluate) runs the code-review flow on
+every case as a local review, with a scripted model that reports nothing
+itself, so every row is the flow's own deterministic detection. griffe:
+`griffe check PACKAGE -a master -b feature`. One JSON line per case and
+tool, then one summary line per tool: recall over the expected breakages,
+false positives (rows no case expects, any row on a clean pull request),
+failed reviews.
 
     python bench/breaking.py [--case NAME]
 """
@@ -23,20 +24,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flows.evaluate.cases import CasesFile  # noqa: E402
+from flows.evaluate.evaluation import evaluate  # noqa: E402
 from tests.functions.code_review.corpus import (  # noqa: E402
-    FlowRunner,
+    as_eval_case,
     griffe_check,
     load_cases,
+    local_reviewer,
     make_repo,
-    run_flow,
     score,
     temp_dir,
 )
-
-
-def _brief(items: list[dict]) -> list[str]:
-    return [f"{i['kind']} {i['symbol']}" + (f" ({i['detail']})" if i.get("detail") else "")
-            for i in items]  # fmt: skip
 
 
 def main() -> None:
@@ -45,36 +43,34 @@ def main() -> None:
     args = ap.parse_args()
     cases = [c for c in load_cases() if not args.case or args.case in c.name]
     tmp = temp_dir("flows-bench-breaking-")
+    repos = {c.name: make_repo(c, tmp / c.name).path for c in cases}
+    cases_file = CasesFile(cases=[as_eval_case(c, repos[c.name]) for c in cases])
+    with local_reviewer(tmp) as reviewer:
+        ev = evaluate(tmp / "cases.yaml", cases_file, reviewer, "scripted")
     totals = {t: {"expected": 0, "found": 0, "false_positives": 0, "failed": 0, "ms": 0.0}
               for t in ("flows", "griffe")}  # fmt: skip
-    with FlowRunner(tmp).started() as runner:
-        for case in cases:
-            repo = tmp / case.name
-            make_repo(case, repo)  # griffe reads this one; the flow gets its own
-            start = time.perf_counter()
-            found, report = run_flow(runner, case, tmp / f"{case.name}-flow")
-            flow_ms = (time.perf_counter() - start) * 1000
-            start = time.perf_counter()
-            theirs, error = griffe_check(case, repo)
-            griffe_ms = (time.perf_counter() - start) * 1000
-            for tool, items, ms, failed, tail in (
-                ("flows", found, flow_ms, report.get("status") != "ok", False),
-                ("griffe", theirs, griffe_ms, bool(error), True),
-            ):
-                got = score(case, items, tail=tail)
-                t = totals[tool]
-                t["expected"] += len(case.expect)
-                t["found"] += len(got["hits"])
-                t["false_positives"] += len(got["false_positives"])
-                t["failed"] += failed
-                t["ms"] += ms
-                print(json.dumps({
-                    "bench": "breaking", "case": case.name, "tool": tool,
-                    "breaking_pr": case.breaking, "expected": len(case.expect),
-                    "found": len(got["hits"]), "misses": _brief(got["misses"]),
-                    "false_positives": _brief(got["false_positives"]),
-                    "failed": failed, "ms": round(ms, 1),
-                }), flush=True)  # fmt: skip
+    for case, mine in zip(cases, ev.cases, strict=True):
+        start = time.perf_counter()
+        theirs, error = griffe_check(case, repos[case.name])
+        griffe_ms = (time.perf_counter() - start) * 1000
+        flows_got = (mine.score or {}).get("breaking") or score(case, [])
+        for tool, got, ms, failed in (
+            ("flows", flows_got, mine.seconds * 1000, not mine.ok),
+            ("griffe", score(case, theirs, tail=True), griffe_ms, bool(error)),
+        ):
+            t = totals[tool]
+            t["expected"] += got["expected"]
+            t["found"] += got["found"]
+            t["false_positives"] += got["false"]
+            t["failed"] += failed
+            t["ms"] += ms
+            print(json.dumps({
+                "bench": "breaking", "case": case.name, "tool": tool,
+                "breaking_pr": case.breaking, "expected": got["expected"],
+                "found": got["found"], "misses": got["missed"],
+                "false_positives": got["false_positives"],
+                "failed": failed, "ms": round(ms, 1),
+            }), flush=True)  # fmt: skip
     for tool, t in totals.items():
         print(json.dumps({
             "bench": "breaking", "summary": tool, "cases": len(cases),

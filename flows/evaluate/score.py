@@ -76,6 +76,7 @@ def blank(kind: str) -> dict[str, Any]:
         "false": 0,
         "unlabelled": 0,
         "not_judged": 0,
+        "items": [],  # each true item, and who found it (none: missed)
         "missed": [],
         "false_positives": [],
         "by": {f: {"said": 0, "true": 0, "false": 0, "found": 0} for f in FINDERS[kind]},
@@ -111,6 +112,7 @@ def score_kind(kind: str, items: list, said: list[dict[str, Any]], exhaustive: b
         if verdict in ("true", "false"):
             out["by"][who][verdict] += 1
     for i in true_items:
+        out["items"].append({"item": _item_brief(kind, i), "by": sorted(found_by[id(i)])})
         if found_by[id(i)]:
             out["found"] += 1
             for who in found_by[id(i)]:

@@ -1,7 +1,8 @@
 """The breaking-change corpus (tests/corpus/breaking): cases as git
 repositories, the code-review flow run on each through the service and the
-fake GitHub, `griffe check` run on the same commits, and scoring against
-what each case expects. Shared by test_corpus.py and bench/breaking.py."""
+fake GitHub, `griffe check` run on the same commits, and each case as a
+`flows eval` case scored by flows.evaluate. Shared by test_corpus.py and
+bench/breaking.py."""
 
 from __future__ import annotations
 
@@ -23,6 +24,10 @@ from sqlalchemy import delete, select
 
 from flows.db.migrate import upgrade
 from flows.db.models import Finding, Knowledge, MemoryItem, Run
+from flows.evaluate.cases import BreakingItem, Problem
+from flows.evaluate.cases import Case as EvalCase
+from flows.evaluate.local import LocalReviewer
+from flows.evaluate.score import score_kind
 from flows.project.config import load_config
 from flows.server.http import create_app
 from flows.server.service import Service
@@ -35,8 +40,6 @@ from tests.functions.code_review.fixtures import CODE_REVIEW, SECRET, Deliver, p
 CASES = Path(__file__).resolve().parents[2] / "corpus" / "breaking"
 TOKEN = "ghs_corpus_token_0123456789abcdef"
 BASE_URL = "https://llm.corpus/v1"
-# kinds that name the same breakage (a removed module is a removed object)
-FAMILY = {"module-removed": "object-removed", "module-moved": "object-removed"}
 KEYS = {"modelled_on", "package", "search", "base", "head", "rename", "expect"}
 
 
@@ -96,28 +99,22 @@ def make_repo(case: Case, root: Path) -> GitRepo:
     return git
 
 
-def family(kind: str) -> str:
-    return FAMILY.get(kind, kind)
-
-
-def matches(expected: dict, item: dict, tail: bool = False) -> bool:
-    """Whether a reported item is the expected breakage: the same kind (up
-    to FAMILY), the same symbol (`tail`: griffe names objects from their
-    module, so its symbol need only end the expected one), the expected
-    detail in its detail."""
-    if family(item["kind"]) != family(expected["kind"]):
-        return False
-    want, got = expected["symbol"], item["symbol"]
-    if not (want == got or (tail and (want.endswith("." + got) or got.endswith("." + want)))):
-        return False
-    return expected.get("detail", "") in item.get("detail", "")
+def breaking_items(case: Case) -> list[BreakingItem]:
+    """What the case expects, as a cases file's breaking items."""
+    return [BreakingItem(**e) for e in case.expect]
 
 
 def score(case: Case, found: list[dict], tail: bool = False) -> dict:
-    hits = [e for e in case.expect if any(matches(e, f, tail) for f in found)]
-    misses = [e for e in case.expect if e not in hits]
-    extra = [f for f in found if not any(matches(e, f, tail) for e in case.expect)]
-    return {"hits": hits, "misses": misses, "false_positives": extra}
+    """The reported breaking changes against what the case expects
+    (`tail`: griffe names objects from their module)."""
+    return score_kind("breaking", breaking_items(case), found, exhaustive=True, tail=tail)
+
+
+def as_eval_case(case: Case, repo: Path, problems: list[Problem] | None = None) -> EvalCase:
+    """The corpus case as a `flows eval` case over its repository (made by make_repo)."""
+    return EvalCase(name=case.name, repo=str(repo), base="master", head="feature",
+                    note=case.modelled_on, breaking=breaking_items(case),
+                    problems=problems or [])  # fmt: skip
 
 
 # -- griffe check -------------------------------------------------------------------
@@ -222,6 +219,18 @@ class FlowRunner:
         with self.svc.queue.session() as s:
             run = s.scalars(select(Run).order_by(Run.started_at.desc())).first()
             return json.loads(run.report)
+
+
+@contextlib.contextmanager
+def local_reviewer(tmp: Path, llm: str = SCRIPTED, timeout_s: int = 120) -> Iterator:
+    """`flows eval`'s reviewer of a project with the code-review flow; the
+    scripted model answers the SCRIPTED section's server."""
+    flow = CODE_REVIEW.replace("timeout_s: 120", f"timeout_s: {timeout_s}")
+    cfg = load_config(make_project(tmp / "eval-proj", flow, llm))
+    model = ScriptedModel()
+    with respx.mock(assert_all_called=False) as mock, LocalReviewer(cfg) as reviewer:
+        mock.post(f"{BASE_URL}/chat/completions").mock(side_effect=model)
+        yield reviewer
 
 
 def run_flow(runner: FlowRunner, case: Case, root: Path) -> tuple[list[dict], dict]:

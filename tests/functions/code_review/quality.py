@@ -12,6 +12,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from flows.evaluate.cases import Problem as EvalProblem
+from flows.evaluate.score import score_kind
 from tests.functions.code_review.corpus import Case, read_cases
 
 CASES = Path(__file__).resolve().parents[2] / "corpus" / "review"
@@ -61,47 +63,23 @@ def load_planted(folder: Path = CASES) -> list[Planted]:
     return out
 
 
-WIDE = 4  # lines a finding may span beyond its problem and still be "at its lines"
-
-
-def _overlaps(f: dict, p: Problem) -> bool:
-    """The finding is at the problem's lines: it overlaps them (one line of
-    slack) and does not cover much more (a finding on a whole file flags
-    nothing in particular)."""
-    start, end = f.get("start_line"), f.get("end_line") or f.get("start_line")
-    if f["path"] != p.path or start is None:
-        return False
-    narrow = end - start <= (p.end - p.start) + WIDE
-    return narrow and start <= p.end + 1 and p.start <= end + 1
-
-
-def flagged_by(f: dict, p: Problem) -> bool:
-    """A posted finding flags a planted problem: its lines, and for a problem
-    a check covers, that check."""
-    if not _overlaps(f, p):
-        return False
-    return not p.by_check or f["found_by"] in (f"check {p.rule}", "model")
+def eval_problems(planted: Planted) -> list[EvalProblem]:
+    """The planted problems as a cases file states them: the lines (a
+    problem any finding there flags; whether the check that covers it was
+    the one is read from who found it)."""
+    return [EvalProblem(path=p.path, lines=(p.start, p.end)) for p in planted.problems]
 
 
 def score(planted: Planted, findings: list[dict]) -> dict:
-    """Per problem: flagged at its lines, and by whom; findings that flag no
-    planted problem are false positives (split by who found them)."""
-    rows = []
-    for p in planted.problems:
-        hits = [f for f in findings if flagged_by(f, p)]
-        by = sorted({"check" if f["found_by"].startswith("check") else "model" for f in hits})
-        check_hit = any(f["found_by"] == f"check {p.rule}" for f in hits)
-        flagged = bool(hits) and (check_hit or not p.by_check)
-        rows.append({"path": p.path, "lines": [p.start, p.end], "rule": p.rule,
-                     "flagged": flagged, "by": by})  # fmt: skip
-    false = [f for f in findings if not any(_overlaps(f, p) for p in planted.problems)]
-    return {
-        "problems": rows,
-        "false_positives": {
-            "check": [f for f in false if f["found_by"].startswith("check")],
-            "model": [f for f in false if not f["found_by"].startswith("check")],
-        },
-    }
+    """The posted risks against the planted problems (flows.evaluate's
+    scoring, exhaustive: a risk at no planted problem is a false positive);
+    `covered`: each problem a check covers, and whether that check flagged it."""
+    got = score_kind("risks", eval_problems(planted), findings, exhaustive=True)
+    covered = [p for p in planted.problems if p.by_check]
+    by_rule = [EvalProblem(path=p.path, lines=(p.start, p.end), rule=p.rule) for p in covered]
+    rows = score_kind("risks", by_rule, findings, exhaustive=False)["items"]
+    got["covered"] = [{"problem": r["item"], "flagged": "check" in r["by"]} for r in rows]
+    return got
 
 
 def _pip_download(dest: Path) -> None:

@@ -43,9 +43,8 @@ def review(runner, planted, tmp_path) -> dict:
 def test_checks_flag_every_problem_they_cover_and_nothing_else(planted, runner, tmp_path):
     result = review(runner, planted, tmp_path)
     got = score(planted, result["findings"])
-    missed = [p for p in got["problems"] if p["rule"] != "model" and not p["flagged"]]
-    assert missed == []
-    assert got["false_positives"]["check"] == []
+    assert [c for c in got["covered"] if not c["flagged"]] == []
+    assert got["by"]["check"]["false"] == 0, got["false_positives"]
     body = ours(runner.fake.repos["codertocat/hello-world"], result["pull_request"])[0]["body"]
     walk = body.split("### Walkthrough")[1].split("###")[0]
     for path in planted.case.head:
