@@ -118,3 +118,25 @@ def test_a_range_that_cannot_be_reviewed_is_refused_before_any_run(tmp_path, mod
     with reviewer, pytest.raises(RepositoryError, match="nothing to review"):
         reviewer.review(repo, "pr", "base")
     assert model.requests == []
+
+
+def test_a_branch_that_merged_its_base_is_compared_from_the_merge_base(tmp_path, model):
+    """main made pkg a package after the branch started, and the branch
+    merged main: GitHub diffs from the new merge base, and the API diff
+    compares from there too (from the branch's first parent, pkg was no
+    package yet and its API change went unseen)."""
+    from tests.fakes.git import GitRepo
+
+    git = GitRepo(tmp_path / "repo", default_branch="main")
+    api = "def keep(a, strict=False):\n    return a\n"
+    git.commit("initial", {"pyproject.toml": "[project]\nname = 'pkg'\n", "pkg/api.py": api})
+    git.checkout("feature", create=True)
+    git.commit("Drop strict", {"pkg/api.py": api.replace(", strict=False", "")})
+    git.checkout("main")
+    git.commit("Make pkg a package", {"pkg/__init__.py": ""})
+    git.checkout("feature")
+    git.git("merge", "-q", "main", "-m", "Merge main")
+    with LocalReviewer(config(tmp_path / "p")) as reviewer:
+        done = reviewer.review(git, "main", "feature")
+    rows = [(b["kind"], b["symbol"]) for b in done.result["breaking"]]
+    assert rows == [("parameter-removed", "pkg.api.keep")]

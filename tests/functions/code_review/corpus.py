@@ -35,7 +35,14 @@ from tests.conftest import make_project
 from tests.fakes.git import GitRepo
 from tests.fakes.github import FakeGitHub
 from tests.fakes.model import ScriptedModel
-from tests.functions.code_review.fixtures import CODE_REVIEW, SECRET, Deliver, pr_payload
+from tests.functions.code_review.fixtures import (
+    CODE_REVIEW,
+    PR_BODY,
+    PR_TITLE,
+    SECRET,
+    Deliver,
+    pr_payload,
+)
 
 CASES = Path(__file__).resolve().parents[2] / "corpus" / "breaking"
 TOKEN = "ghs_corpus_token_0123456789abcdef"
@@ -113,8 +120,8 @@ def score(case: Case, found: list[dict], tail: bool = False) -> dict:
 def as_eval_case(case: Case, repo: Path, problems: list[Problem] | None = None) -> EvalCase:
     """The corpus case as a `flows eval` case over its repository (made by make_repo)."""
     return EvalCase(name=case.name, repo=str(repo), base="master", head="feature",
-                    note=case.modelled_on, breaking=breaking_items(case),
-                    problems=problems or [])  # fmt: skip
+                    title=PR_TITLE, body=PR_BODY, note=case.modelled_on,
+                    breaking=breaking_items(case), problems=problems or [])  # fmt: skip
 
 
 # -- griffe check -------------------------------------------------------------------

@@ -22,6 +22,9 @@ from tests.server.test_service import SECRET as APP_SECRET
 from tests.server.test_service import SETTINGS, Server, wait_for
 
 SECRET = "whsec-" + uuid.uuid4().hex
+# every test pull request's title and description
+PR_TITLE = "Refactor the order API"
+PR_BODY = "Simplifies orders. See https://docs.example.com/orders."
 CODE_REVIEW = """
   code-review:
     function: functions/code_review
@@ -148,10 +151,10 @@ def pr_payload(number: int, git: GitRepo, fake: FakeGitHub, head: str = "feature
     pr = payload["pull_request"]
     pr.update(
         number=number,
-        title="Refactor the order API",
+        title=PR_TITLE,
         labels=[],
         draft=False,
-        body="Simplifies orders. See https://docs.example.com/orders.",
+        body=PR_BODY,
         html_url=f"https://github.com/Codertocat/Hello-World/pull/{number}",
     )
     fake.git_pull(payload, git, payload["repository"]["default_branch"], head)
