@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from flows.errors import FlowsError
 from flows.project.config import validation_lines
+from flows.project.textfile import read_text
 from flows.project.yamlfile import load_yaml
 
 UNLABELLED = "unlabelled"
@@ -131,14 +132,7 @@ def parse_cases(text: str, source: str = "cases.yaml") -> CasesFile:
 
 
 def load_cases(path: str | Path) -> CasesFile:
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CasesError(f"{path}: no such cases file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise CasesError(f"{path}: cannot read: {e}") from None
-    return parse_cases(text, str(path))
+    return parse_cases(read_text(path, "cases file", CasesError), str(path))
 
 
 def repo_path(cases_path: str | Path, case: Case) -> Path:

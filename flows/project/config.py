@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from flows.errors import ConfigError
 from flows.project.manifest import load_manifest, settings_problems, with_defaults
+from flows.project.textfile import read_text
 from flows.project.yamlfile import load_yaml
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -321,12 +322,7 @@ def parse_config(text: str, root: Path, source: str = "app.yaml") -> AppConfig:
 def load_config(path: str | Path) -> AppConfig:
     """Load app.yaml from disk."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read config: {e}") from None
+    text = read_text(path, "config file", ConfigError)
     return parse_config(text, path.parent, source=str(path))
 
 

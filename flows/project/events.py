@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.errors import EventError
+from flows.project.textfile import read_text
 
 # Keys that only one event's payload has at the top level, in priority order.
 _SHAPES = [
@@ -80,12 +81,7 @@ def load_event(path: str | Path, event_name: str | None = None) -> Event:
     """Read a recorded event: a bare webhook payload, or an envelope
     `{"event": NAME, "payload": {...}, "delivery_id": ...}`."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise EventError(f"{path}: no such event file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise EventError(f"{path}: cannot read event file: {e}") from None
+    text = read_text(path, "event file", EventError)
     try:
         data = json.loads(text)
     except ValueError as e:
