@@ -51,6 +51,18 @@ PYFLAKES = {
     pm.UnusedVariable: "unused-variable",
     pm.RedefinedWhileUnused: "redefined",
 }
+# the flake8/ruff codes of the pyflakes rules: `# noqa` (bare, or naming the
+# code) on the line silences them, as it does for the linters the repository
+# runs. Only these: a comment in the pull request never hides a security or
+# data finding from its reviewer.
+NOQA_CODES = {
+    "unused-import": {"F401"},
+    "unused-variable": {"F841"},
+    "redefined": {"F811"},
+    "undefined-name": {"F821", "F822", "F823"},
+}
+_NOQA = re.compile(r"#\s*noqa(?::\s*(?P<codes>[A-Za-z]+[0-9]+(?:[\s,]+[A-Za-z]+[0-9]+)*))?",
+                   re.I)  # fmt: skip
 SQL_CALLS = {"execute", "executemany", "raw", "text", "executescript", "mogrify"}
 SUBPROCESS = {"run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput"}
 SECRET_NAME = re.compile(r"(?i)(^|_)(api_?key|key|token|secret|password|passwd|pwd|credentials?)$")
@@ -406,6 +418,18 @@ def _checked_before(fn, what: str, line: int) -> bool:
     return False
 
 
+def silenced(p: Problem, lines: list[str]) -> bool:
+    """A pyflakes rule's problem with `# noqa` (bare, or naming its code) on its lines."""
+    codes = NOQA_CODES.get(p.rule)
+    if not codes:
+        return False
+    for text in lines[p.line - 1 : p.end_line]:
+        m = _NOQA.search(text)
+        if m and (m["codes"] is None or codes & set(re.split(r"[\s,]+", m["codes"].upper()))):
+            return True
+    return False
+
+
 def _changed(p: Problem, lines: set[int]) -> bool:
     return any(n in lines for n in range(p.line, p.end_line + 1))
 
@@ -433,9 +457,11 @@ def run(
         if rule is None or (rule == "unused-import" and path.endswith("__init__.py")):
             continue  # an __init__ imports to re-export
         found.append(Problem(rule, m.lineno, m.lineno, m.message % m.message_args))
-    out, seen = [], set()
+    out, seen, text = [], set(), source.splitlines()
     for p in sorted(found, key=lambda p: (p.line, p.rule)):
         if p.rule in disabled or not _changed(p, changed) or (p.rule, p.line) in seen:
+            continue
+        if silenced(p, text):
             continue
         seen.add((p.rule, p.line))
         out.append(p)
