@@ -275,6 +275,11 @@ def _case_progress(progress: _Progress):
     "(squash-merged projects); auto picks merges when there are any.",
 )
 @click.option("--ref", default="HEAD", show_default=True, help="--history: the branch to read.")
+@click.option(
+    "--add-new",
+    is_flag=True,
+    help="Add what the reviews said that no item judges to CASES as unlabelled items.",
+)
 def eval_(
     cases_path: Path | None,
     config_path: Path,
@@ -285,6 +290,7 @@ def eval_(
     out_path: Path,
     by: str,
     ref: str,
+    add_new: bool,
 ) -> None:
     """Measure review quality: review every case of CASES (a YAML file of
     local git ranges and what a good review of each must say) and print
@@ -327,6 +333,13 @@ def eval_(
         data = side_by_side(*done) if len(done) == 2 else done[0].to_dict()
         json_out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         click.echo(f"wrote {json_out}", err=True)
+    if add_new:
+        from flows.evaluate.cases import save_cases
+        from flows.evaluate.history import add_new as add_items
+
+        n = sum(add_items(cases, ev.cases) for ev in done)
+        save_cases(cases_path, cases)
+        click.echo(f"added {n} unlabelled item(s) to {cases_path}", err=True)
     failed = sum(len(ev.failed) for ev in done)
     if failed:
         click.echo(f"{failed} case(s) failed", err=True)

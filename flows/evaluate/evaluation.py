@@ -12,7 +12,7 @@ from flows.capabilities.github.local import LocalRepository, pull_range
 from flows.errors import FlowsError
 from flows.evaluate.cases import Case, CasesError, CasesFile, repo_path
 from flows.evaluate.local import LocalReviewer
-from flows.evaluate.score import FINDERS, add, blank, rates, score_case
+from flows.evaluate.score import FINDERS, add, blank, brief, rates, score_case
 
 # progress(i, n, case, result): before a case (result None) and after it
 Progress = Callable[[int, int, Case, "CaseResult | None"], None]
@@ -181,9 +181,10 @@ def render(ev: Evaluation) -> str:
             f"{r.prompt_tokens:>7,}/{r.completion_tokens:<7,} {r.model_calls:>5} "
             f"{r.seconds:>6.1f}s"
         )
-        for kind, s in (("breaking", b), ("risk", k)):
+        for kind, s in (("breaking", b), ("risks", k)):
             rows += [f"    missed {kind}: {m}" for m in s["missed"]]
             rows += [f"    false {kind}: {m}" for m in s["false_positives"]]
+            rows += [f"    not judged {kind}: {brief(kind, m)}" for m in s["new"]]
     o = ev.overall()
     rows.append("")
     rows.append(f"overall ({ev.config}): {o['cases']} cases, {o['failed']} failed, "

@@ -14,6 +14,7 @@ from flows.capabilities.github.local import LocalRepository, describe
 from flows.errors import FlowsError, RepositoryError
 from flows.evaluate.cases import UNLABELLED, BreakingItem, Case, CasesFile, Problem
 from flows.evaluate.local import LocalReviewer
+from flows.evaluate.score import breaking_matches, risk_matches
 
 _PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
@@ -96,22 +97,52 @@ def _checked(found: list[Change], ref: str, what: str) -> list[Change]:
     return found
 
 
-def case_from(change: Change, repo_field: str, result: dict) -> Case:
-    """The change as a case, everything its review said marked unlabelled."""
-    breaking = [
+def breaking_items(said: list[dict]) -> list[BreakingItem]:
+    """Breaking changes a review said, as unlabelled items."""
+    return [
         BreakingItem(kind=b["kind"], symbol=b["symbol"], detail=b.get("detail") or "",
                      label=UNLABELLED, path=b.get("path"), found_by=b.get("found_by"))
-        for b in result.get("breaking") or []
+        for b in said
     ]  # fmt: skip
-    problems = [
+
+
+def problem_items(said: list[dict]) -> list[Problem]:
+    """Risks a review posted, as unlabelled items."""
+    return [
         Problem(path=f["path"], lines=(f["start_line"], f.get("end_line") or f["start_line"]),
                 rule=f.get("rule"), label=UNLABELLED, found_by=f.get("found_by"),
                 title=f.get("title"), severity=f.get("severity"))
-        for f in result.get("findings") or [] if isinstance(f.get("start_line"), int)
+        for f in said if isinstance(f.get("start_line"), int)
     ]  # fmt: skip
+
+
+def case_from(change: Change, repo_field: str, result: dict) -> Case:
+    """The change as a case, everything its review said marked unlabelled."""
     return Case(name=change.name, repo=repo_field, base=change.base, head=change.head,
                 title=change.title, body=change.body or None, note=change.note,
-                exhaustive=False, breaking=breaking, problems=problems)  # fmt: skip
+                exhaustive=False, breaking=breaking_items(result.get("breaking") or []),
+                problems=problem_items(result.get("findings") or []))  # fmt: skip
+
+
+def add_new(cases: CasesFile, results: list) -> int:
+    """What the reviews said that no item of its case judges, added to the
+    case as unlabelled items (for a maintainer to label); how many were added."""
+    by_name = {c.name: c for c in cases.cases}
+    added = 0
+    for r in results:
+        case = by_name.get(r.name)
+        if case is None or r.score is None:
+            continue
+        for b in r.score["breaking"]["new"]:
+            if not any(breaking_matches(i, b) for i in case.breaking):  # another run's
+                case.breaking.extend(breaking_items([b]))
+                added += 1
+        for f in r.score["risks"]["new"]:
+            if not any(risk_matches(i, f) for i in case.problems):
+                found = problem_items([f])
+                case.problems.extend(found)
+                added += len(found)
+    return added
 
 
 def relative_repo(repo: LocalRepository, cases_path: Path) -> str:

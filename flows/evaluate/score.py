@@ -79,6 +79,7 @@ def blank(kind: str) -> dict[str, Any]:
         "items": [],  # each true item, and who found it (none: missed)
         "missed": [],
         "false_positives": [],
+        "new": [],  # what was said that no item judges (a case that is not exhaustive)
         "by": {f: {"said": 0, "true": 0, "false": 0, "found": 0} for f in FINDERS[kind]},
     }
 
@@ -108,6 +109,7 @@ def score_kind(kind: str, items: list, said: list[dict[str, Any]], exhaustive: b
             verdict = "unlabelled"
         else:
             verdict = "not_judged"
+            out["new"].append(s)
         out[verdict] += 1
         if verdict in ("true", "false"):
             out["by"][who][verdict] += 1

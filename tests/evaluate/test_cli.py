@@ -195,3 +195,25 @@ def test_history_of_squash_merged_commits(tmp_path, model):
               str(project(tmp_path / "p")))  # fmt: skip
     assert r.exit_code == 0, r.stderr
     assert "name: pr-7-add-b-7" in out.read_text()
+
+
+def test_add_new_writes_what_no_item_judges_for_labelling(tmp_path, model):
+    """A later run (another model, a new check) says something the labels do
+    not cover: it is listed as not judged, and --add-new puts it in the file."""
+    git = merged_history(tmp_path / "repo")
+    out = tmp_path / "evals.yaml"
+    cfg = str(project(tmp_path / "p"))
+    flows("eval", "--history", "5", str(git.path), "--out", str(out), "--config", cfg)
+    from flows.evaluate.cases import load_cases, save_cases
+
+    cases = load_cases(out)
+    cases.cases[0].breaking = cases.cases[0].breaking[:1]  # as if two were never said before
+    save_cases(out, cases)
+    r = flows("eval", str(out), "--config", cfg)
+    assert r.stdout.count("not judged breaking:") == 2
+    a = str(project(tmp_path / "a"))
+    r = flows("eval", str(out), "--compare", cfg, a, "--add-new")
+    assert "added 2 unlabelled item(s)" in r.stderr  # said by both configurations: added once
+    assert len(load_cases(out).cases[0].breaking) == 3
+    r = flows("eval", str(out), "--config", cfg)
+    assert "not judged breaking:" not in r.stdout and "unlabelled 3" in r.stdout
