@@ -295,8 +295,10 @@ def eval_(
     """Measure review quality: review every case of CASES (a YAML file of
     local git ranges and what a good review of each must say) and print
     recall and precision of breaking changes and risks, by who found them,
-    with findings dropped, tokens, model calls and time. Exit status: 0
-    scored, 1 a case failed, 2 bad input."""
+    with findings dropped, tokens, model calls and time. With --history N
+    PATH instead: review a repository's last N merged changes and write them
+    as unlabelled cases to label. Exit status: 0 scored, 1 a case failed,
+    2 bad input."""
     if history is not None:
         if cases_path is not None or compare:
             click.echo("error: --history writes --out; give no CASES or --compare", err=True)
