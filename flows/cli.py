@@ -179,6 +179,10 @@ def review(
         f"{_count(files, 'file')} changed, in {done.seconds:.1f} s; nothing was sent to GitHub",
         err=True,
     )
+    dirty = repo.uncommitted() if head == "HEAD" else 0
+    if dirty:
+        click.echo(f"note: {_count(dirty, 'file')} with uncommitted changes not reviewed "
+                   "(commit them to include them)", err=True)  # fmt: skip
     if as_json:
         out = {**done.report, "comment": done.comment, "inline_comments": done.inline}
         click.echo(json.dumps(out, indent=2, default=str))

@@ -41,7 +41,10 @@ def test_review_prints_the_comment_and_sends_nothing(tmp_path, model):
     assert r.stdout.startswith("<!-- flows:code-review -->\n## flows review")
     assert "shop.api.cancel_order" in r.stdout and "coupons" in r.stdout
     assert "reviewed master..HEAD: 1 commit, 5 files changed" in r.stderr
-    assert "nothing was sent to GitHub" in r.stderr
+    assert "nothing was sent to GitHub" in r.stderr and "uncommitted" not in r.stderr
+    (git.path / "src/shop/api.py").write_text("# edited, not committed\n")
+    r = flows("review", str(git.path), "--base", "master", "--config", cfg)
+    assert "note: 1 file with uncommitted changes not reviewed" in r.stderr
     r = flows("review", str(git.path), "--base", "master", "--json", "--config", cfg)
     report = json.loads(r.stdout)
     assert report["status"] == "ok" and report["dry_run"] is True

@@ -108,6 +108,11 @@ class LocalRepository:
     def is_ancestor(self, a: str, b: str) -> bool:
         return self._ok("merge-base", "--is-ancestor", a, b)
 
+    def uncommitted(self) -> int:
+        """How many files have changes not committed (they are not reviewed)."""
+        out = self.git("status", "--porcelain", "--untracked-files=no")
+        return len([line for line in out.splitlines() if line.strip()])
+
     def remote_repository(self) -> str | None:
         """owner/name of the `origin` remote when it is on GitHub."""
         proc = subprocess.run(["git", "-C", str(self.path), "remote", "get-url", "origin"],
