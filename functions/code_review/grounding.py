@@ -72,6 +72,22 @@ def breaking_grounded(what: str, change: str, hunks: list[dict]) -> set[str]:
     return names & tokens(changed_lines(hunks))
 
 
+_ECHO = re.compile(r"^\s*\d+\s*[+-]|^\s*\d+\s{2}")  # `12 +x`, `3  x`: a numbered diff line
+_PROSE = re.compile(r"\b[A-Za-z]{3,}\b")
+
+
+def described(change: str) -> bool:
+    """Whether a model breaking row says in words what changed: not a copy
+    of numbered diff lines, and at least two plain words beside the names
+    (a row whose explanation is `163` or `raw_url` tells a reader nothing,
+    whatever it names)."""
+    if _ECHO.match(change):
+        return False
+    names = code_names(change)
+    words = [w for w in _PROSE.findall(_TICKS.sub(" ", change)) if w not in names]
+    return len(words) >= 2
+
+
 def same_thing(names: set[str], symbol: str) -> bool:
     """Whether a deterministic finding's symbol is about one of `names`."""
     parts = _parts(symbol)

@@ -581,6 +581,11 @@ class Review:
             return
         if any(grounding.same_thing(names, c.symbol) for c in st.breaking):
             return  # already there, found deterministically
+        if not grounding.described(b["change"]):
+            self.dropped += 1
+            _info(f"dropped a model breaking change on {b['path']}: it does not say in words "
+                  "what changed")  # fmt: skip
+            return
         span = diffmap.anchor(h, b["line"], b["line"]) if h else None
         st.breaking.append(
             Change(

@@ -109,3 +109,23 @@ def test_a_risk_over_a_whole_file_is_at_no_line():
     hunks = [{"lines": [("added", None, n, f"x{n} = compute(x{n - 1})") for n in range(1, 21)]}]
     assert grounding.risk_grounded("compute misuse", "x5 from compute", hunks, 5, 6)
     assert not grounding.risk_grounded("compute misuse", "x5 from compute", hunks, 1, 20)
+
+
+@pytest.mark.parametrize(
+    ("change", "kept"),
+    [
+        # what the real 0.5B model wrote on this repository's recorded samples
+        ("163", False),
+        ("raw_url", False),
+        ("1,6", False),
+        ('1  {2    "event": "pull_request", -', False),
+        ('1214 +            "contents_url":', False),
+        ("`delivery_id`", False),
+        # what a reader can use
+        ("The `--verbose` flag was removed.", True),
+        ("APP_TIMEOUT_S is no longer read; set TIMEOUT instead", True),
+        ("GET /v1/orders is gone", True),
+    ],
+)
+def test_a_model_breaking_row_must_say_what_changed_in_words(change, kept):
+    assert grounding.described(change) == kept
