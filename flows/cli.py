@@ -25,6 +25,11 @@ CONFIG = click.option(
 )
 
 
+FLOW = click.option(
+    "--flow", "flow_name", help="The review flow in app.yaml (default: code_review's)."
+)
+
+
 def _load(config_path: Path) -> AppConfig:
     try:
         return load_config(config_path)
@@ -138,7 +143,7 @@ def run(
 @click.argument("path", type=click.Path(path_type=Path), default=".")
 @click.option("--base", required=True, help="What the branch goes into: a branch, tag or SHA.")
 @click.option("--head", default="HEAD", show_default=True, help="The branch to review.")
-@click.option("--flow", "flow_name", help="The review flow in app.yaml (default: code_review's).")
+@FLOW
 @click.option("--repo", "repository", help="owner/name for links (default: the origin remote).")
 @click.option("--title", help="The pull request's title (default: from the commits).")
 @click.option("--body", help="The pull request's description (default: from the commits).")
@@ -159,20 +164,18 @@ def review(
     request from BASE to HEAD, with no GitHub at all (nothing is sent, the
     flow's memory is not written). Uncommitted changes are not reviewed.
     Exit status: 0 reviewed, 1 the review failed, 2 bad input or config."""
-    from flows.capabilities.github.local import LocalRepository, pull_range
+    from flows.capabilities.github.local import LocalRepository
     from flows.evaluate.local import LocalReviewer, markdown
 
     cfg = _load(config_path)
     try:
         repo = LocalRepository.open(path)
-        pull = pull_range(repo, base, head)
-        reviewer = LocalReviewer(cfg, flow_name)
-        reviewer.prepare()
-        done = reviewer.review(repo, base, head, repository, title, body)
+        with LocalReviewer(cfg, flow_name) as reviewer:  # the range is checked before the run
+            done = reviewer.review(repo, base, head, repository, title, body)
     except FlowsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
-    reviewer.close()
+    pull = done.range
     files = len(repo.files(pull.merge_base, pull.head_sha))
     click.echo(
         f"reviewed {base}..{head}: {_count(len(pull.commits), 'commit')}, "
@@ -240,7 +243,7 @@ def _case_progress(progress: _Progress):
     "cases_path", metavar="CASES", required=False, type=click.Path(dir_okay=False, path_type=Path)
 )
 @CONFIG
-@click.option("--flow", "flow_name", help="The review flow in app.yaml (default: code_review's).")
+@FLOW
 @click.option(
     "--json",
     "json_out",

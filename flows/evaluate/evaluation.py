@@ -12,7 +12,7 @@ from flows.capabilities.github.local import LocalRepository, pull_range
 from flows.errors import FlowsError
 from flows.evaluate.cases import Case, CasesError, CasesFile, repo_path
 from flows.evaluate.local import LocalReviewer
-from flows.evaluate.score import FINDERS, add, blank, brief, rates, score_case
+from flows.evaluate.score import FINDERS, add, blank, brief, rates, ratio, score_case
 
 # progress(i, n, case, result): before a case (result None) and after it
 Progress = Callable[[int, int, Case, "CaseResult | None"], None]
@@ -173,8 +173,8 @@ def render(ev: Evaluation) -> str:
             rows.append(f"{r.name[:32]:<32} {'FAILED':<7} {r.error[:80]}")
             continue
         b, k = r.score["breaking"], r.score["risks"]
-        bp = _rate(b["true"] / (b["true"] + b["false"]) if b["true"] + b["false"] else None)
-        kp = _rate(k["true"] / (k["true"] + k["false"]) if k["true"] + k["false"] else None)
+        bp = _rate(ratio(b["true"], b["true"] + b["false"]))
+        kp = _rate(ratio(k["true"], k["true"] + k["false"]))
         rows.append(
             f"{r.name[:32]:<32} {r.status:<7} {_frac(b['found'], b['expected']):>9} {bp:>5} "
             f"{_frac(k['found'], k['expected']):>7} {kp:>5} {r.dropped:>7} "

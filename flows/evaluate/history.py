@@ -10,13 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flows.capabilities.github.local import LocalRepository, describe
+from flows.capabilities.github.local import MERGE_SUBJECT, LocalRepository, describe
 from flows.errors import FlowsError, RepositoryError
 from flows.evaluate.cases import UNLABELLED, BreakingItem, Case, CasesFile, Problem
 from flows.evaluate.local import LocalReviewer
 from flows.evaluate.score import breaking_matches, risk_matches
 
-_PR_MERGE = re.compile(r"^Merge pull request #(\d+) from (\S+)")
 _BRANCH_MERGE = re.compile(r"^Merge (?:remote-tracking )?branch '([^']+)'")
 _SQUASHED = re.compile(r"\(#(\d+)\)\s*$")  # GitHub's squash merge: "Title (#123)"
 _NOT_NAME = re.compile(r"[^a-z0-9]+")
@@ -54,7 +53,7 @@ def _log(repo: LocalRepository, ref: str, n: int, *flags: str) -> list[tuple[str
 def _merged(sha: str, parents: list[str], message: str) -> Change:
     subject, _, rest = message.partition("\n")
     rest = rest.strip()
-    m = _PR_MERGE.match(subject)
+    m = MERGE_SUBJECT.match(subject)
     if m:
         title, _, body = rest.partition("\n")
         title = title.strip() or m.group(2)

@@ -32,7 +32,8 @@ STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "c
           "T": "changed"}  # fmt: skip
 NUMBER = 1  # the local pull request's number
 _GITHUB_REMOTE = re.compile(r"github\.com[:/]([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?/?$")
-_MERGE_SUBJECT = re.compile(r"^Merge pull request #\d+ from \S+$")
+# GitHub's merge commit: "Merge pull request #N from owner/branch", then the PR's title
+MERGE_SUBJECT = re.compile(r"^Merge pull request #(\d+) from (\S+)$")
 
 
 class LocalRepository:
@@ -301,7 +302,7 @@ def describe(commits: list[dict[str, Any]]) -> tuple[str, str]:
     first = messages[0].split("\n\n", 1)
     if len(messages) == 1:
         subject, body = first[0].strip(), (first[1] if len(first) > 1 else "").strip()
-        if _MERGE_SUBJECT.match(subject) and body:  # GitHub's merge commit: the title follows
+        if MERGE_SUBJECT.match(subject) and body:  # GitHub's merge commit: the title follows
             title, _, rest = body.partition("\n")
             return title.strip(), rest.strip()
         return subject, body
