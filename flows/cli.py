@@ -581,6 +581,28 @@ def new(template: str, name: str, config_path: Path) -> None:
 
 
 @main.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--template",
+    "templates",
+    multiple=True,
+    help="A template to start from (repeatable; default: code-review; see `flows templates`).",
+)
+@click.option("--force", is_flag=True, help="Add to a folder that is not empty (never overwrites).")
+def init(directory: Path, templates: tuple[str, ...], force: bool) -> None:
+    """Make a project folder DIRECTORY: app.yaml, the templates in functions/,
+    .gitignore and a README; then `flows serve` there."""
+    from flows.devtools.project_folder import init_project, next_steps
+
+    try:
+        target = init_project(directory, list(templates), force)
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    click.echo(next_steps(target, list(templates)))
+
+
+@main.command()
 @click.argument("flow")
 @click.option(
     "--event",

@@ -34,11 +34,13 @@ from flows.sandbox.report import RunReport
 
 
 def project_root(start: Path) -> Path:
-    """The nearest folder above `start` with an integrations/ folder."""
-    for d in [start, *start.parents]:
-        if (d / "integrations").is_dir():
+    """The project a function folder belongs to: the nearest folder above it
+    with an app.yaml or an integrations/ folder (its own integrations override
+    the built-in ones), else the folder above functions/."""
+    for d in start.parents:
+        if (d / "app.yaml").is_file() or (d / "integrations").is_dir():
             return d
-    raise FileNotFoundError(f"no integrations/ folder above {start}")
+    return start.parent.parent
 
 
 class FlowTest:

@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).parents[1] / "flows"
 LAYERS = [
     (0, "flows.errors"),
     (0, "flows.guest"),
+    (0, "flows.builtin"),
     (1, "flows.db"),
     (1, "flows.project"),
     (2, "flows.sandbox"),

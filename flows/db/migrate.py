@@ -1,8 +1,6 @@
-"""Alembic migrations (migrations/ at the top of the repository)."""
+"""Alembic migrations (the built-in migrations/ folder)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -10,9 +8,10 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from flows import builtin
 from flows.errors import FlowsError
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+MIGRATIONS = builtin.folder("migrations")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]

@@ -21,19 +21,20 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
+from flows import builtin
 from flows.errors import ConfigError, FlowsError
 from flows.project.config import FLOW_NAME, parse_config
 from flows.project.manifest import Manifest, load_manifest
 
-# where the built-in templates live: the functions/ folder next to the flows package
-TEMPLATE_HOME = Path(__file__).resolve().parents[2] / "functions"
+# where the built-in templates live (in the wheel, or the checkout's functions/)
+TEMPLATE_HOME = builtin.folder("functions")
 TEMPLATES = {
     "code-review": "code_review",
     "pr-summary": "pr_summary",
     "issue-triage": "issue_triage",
     "release-notes": "release_notes",
 }
-_COPY_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc")
+COPY_IGNORE = shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc")
 
 
 class ScaffoldError(FlowsError):
@@ -103,7 +104,7 @@ def _flow_map(items: dict) -> CommentedMap:
     return m
 
 
-def _entry(t: Template, folder: str) -> CommentedMap:
+def flow_entry(t: Template, folder: str) -> CommentedMap:
     m = t.manifest
     entry = CommentedMap()
     entry["function"] = f"functions/{folder}"
@@ -161,12 +162,12 @@ def scaffold(template: str, name: str, config_path: Path) -> Path:
     if target.exists():
         raise ScaffoldError(f"{target} exists already; choose another name")
     comment = f"from template {t.name}: {t.manifest.description}"
-    new_text = add_flow_text(text, name, _entry(t, folder), comment, str(config_path))
+    new_text = add_flow_text(text, name, flow_entry(t, folder), comment, str(config_path))
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder}.", dir=target.parent))
     try:
-        shutil.copytree(t.folder, staging / folder, ignore=_COPY_IGNORE)
-        _personalize(staging / folder, t, name, folder)
+        shutil.copytree(t.folder, staging / folder, ignore=COPY_IGNORE)
+        personalize(staging / folder, t, name, folder)
         os.rename(staging / folder, target)
         try:
             parse_config(new_text, root, source=str(config_path))
@@ -181,7 +182,7 @@ def scaffold(template: str, name: str, config_path: Path) -> Path:
     return target
 
 
-def _personalize(folder: Path, t: Template, name: str, function_folder: str) -> None:
+def personalize(folder: Path, t: Template, name: str, function_folder: str) -> None:
     """Name the copy after the new flow: flow.yaml's name and the test file's."""
     manifest = folder / "flow.yaml"
     text = manifest.read_text(encoding="utf-8")

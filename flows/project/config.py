@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from flows import builtin
 from flows.errors import ConfigError
 from flows.project.manifest import load_manifest, settings_problems, with_defaults
 from flows.project.textfile import read_text
@@ -191,7 +192,12 @@ class AppConfig(_Model):
     root: Path = Field(default=Path("."), exclude=True)
 
     def integration_dir(self, name: str) -> Path:
-        return self.root / "integrations" / name
+        """The project's own integrations/NAME, else the built-in one of that name."""
+        own = self.root / "integrations" / name
+        if (own / "app.py").is_file():
+            return own
+        shipped = builtin.folder("integrations") / name
+        return shipped if (shipped / "app.py").is_file() else own
 
     def flow(self, name: str) -> FlowConfig:
         try:
@@ -228,10 +234,26 @@ def interpolate(value: Any, env: dict[str, str] | None = None, where: str = "") 
     return _VAR.sub(sub, value)
 
 
+def _function_dir(root: Path, function: Path) -> Path:
+    """A flow's function folder: the project's own, else (for `functions/NAME`)
+    the built-in function of that name."""
+    own = (root / function).resolve()
+    parts = function.parts
+    if (own / "app.py").is_file() or function.is_absolute() or len(parts) != 2:
+        return own
+    shipped = builtin.folder("functions") / parts[1]
+    return shipped if parts[0] == "functions" and (shipped / "app.py").is_file() else own
+
+
+def builtin_integrations() -> list[str]:
+    home = builtin.folder("integrations")
+    return sorted(d.name for d in home.iterdir() if (d / "app.py").is_file())
+
+
 def _resolve_paths(cfg: AppConfig) -> None:
     root = cfg.root
     for flow in cfg.flows.values():
-        flow.function = (root / flow.function).resolve()
+        flow.function = _function_dir(root, flow.function)
     cfg.github.credentials_file = (root / cfg.github.credentials_file).resolve()
     if cfg.github.private_key_path is not None:
         cfg.github.private_key_path = (root / cfg.github.private_key_path).resolve()
@@ -254,7 +276,8 @@ def _check_references(cfg: AppConfig) -> list[str]:
             if not (cfg.integration_dir(integ) / "app.py").is_file():
                 problems.append(
                     f"flows.{name}.integrations[{i}]: no integration {integ!r} "
-                    f"(expected {cfg.integration_dir(integ)}/app.py)"
+                    f"(expected {cfg.integration_dir(integ)}/app.py; built in: "
+                    f"{', '.join(builtin_integrations())})"
                 )
         problems += _check_manifest(name, flow)
     return problems

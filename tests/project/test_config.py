@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from flows import builtin
 from flows.errors import ConfigError
 from flows.project.config import interpolate, load_config, parse_config
 
@@ -85,7 +86,10 @@ flows:
         ("flows: {f: {function: functions/f, limits: {timeout_s: 0}}}", "flows.f.limits.timeout_s"),
         ("flows: {f: {function: functions/f, limtis: {}}}", "flows.f.limtis: Extra inputs"),
         ("flows: {f: {function: functions/nope}}", "flows.f.function: no app.py"),
-        ("flows: {f: {function: functions/f, integrations: [llm]}}", "flows.f.integrations[0]"),
+        (
+            "flows: {f: {function: functions/f, integrations: [nope]}}",
+            "flows.f.integrations[0]: no integration 'nope'",
+        ),
         ("flows: {Bad Name: {function: functions/f}}", "flows.Bad Name: a flow name"),
         ("flows: {f: {}}", "flows.f.function: Field required"),
         ("- a list", "top level must be a mapping"),
@@ -119,3 +123,30 @@ def test_unknown_flow_lists_known(tmp_path):
     cfg = parse_config("flows: {f: {function: functions/f}}", _project(tmp_path))
     with pytest.raises(ConfigError, match=r"unknown flow 'g' \(flows in app.yaml: f\)"):
         cfg.flow("g")
+
+
+def test_built_in_integrations_and_functions_fill_in_for_a_project(tmp_path):
+    # a project folder with no integrations/ (as `flows init` makes) uses the
+    # built-in ones; `functions/NAME` it does not have is the built-in function
+    cfg = parse_config(
+        "flows:\n  r: {function: functions/code_review, integrations: [github, llm],"
+        " memory: true}\n",
+        tmp_path,
+    )
+    assert cfg.flows["r"].function == builtin.folder("functions") / "code_review"
+    assert cfg.integration_dir("llm") == builtin.folder("integrations") / "llm"
+    with pytest.raises(ConfigError, match=r"built in: github, llm"):
+        parse_config("flows: {f: {function: functions/pr_size, integrations: [x]}}", tmp_path)
+
+
+def test_a_project_s_own_folders_override_the_built_in_ones(tmp_path):
+    root = _project(tmp_path)  # its own integrations/github and functions/f
+    mine = root / "functions" / "code_review"
+    mine.mkdir()
+    (mine / "app.py").write_text("")
+    cfg = parse_config(
+        "flows:\n  r: {function: functions/code_review, integrations: [github, llm]}\n", root
+    )
+    assert cfg.flows["r"].function == mine.resolve()
+    assert cfg.integration_dir("github") == root / "integrations" / "github"
+    assert cfg.integration_dir("llm") == builtin.folder("integrations") / "llm"
