@@ -12,8 +12,9 @@ import click
 
 from flows import __version__
 from flows.errors import FlowsError
+from flows.progress import Reporter, Step
 from flows.project.config import AppConfig, load_config
-from flows.sandbox.build import build_one, project_components
+from flows.sandbox.build import build_all, project_components
 
 CONFIG = click.option(
     "--config",
@@ -47,23 +48,39 @@ def main() -> None:
 @main.command()
 @CONFIG
 @click.option("--force", is_flag=True, help="Rebuild even when the cache is current.")
-def build(config_path: Path, force: bool) -> None:
+@click.option("--jobs", "-j", type=int, help="Components built at once (default: one per core).")
+def build(config_path: Path, force: bool, jobs: int | None) -> None:
     """Compile every function and integration (cached by content hash)."""
+    from flows.progress import Reporter
+
     cfg = _load(config_path)
     start = time.perf_counter()
     sources = project_components(cfg)
     if not sources:
         click.echo("nothing to build: no functions/ or integrations/ with an app.py", err=True)
         sys.exit(2)
-    for src in sources:
-        try:
-            b = build_one(src, force=force)
-        except FlowsError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(e.exit_code)
+    try:
+        built = build_all(sources, force=force, jobs=jobs, progress=Reporter())
+    except FlowsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _interrupted()
+    for b in built:
         state = "cached" if b.cached else "built "
+        src = b.source
         click.echo(f"{state} {src.kind:<11} {src.name:<20} {b.digest[:12]}  {b.seconds:6.2f}s")
-    click.echo(f"{len(sources)} components in {time.perf_counter() - start:.2f}s")
+    fresh = sum(not b.cached for b in built)
+    click.echo(
+        f"{len(sources)} components ({fresh} built, {len(sources) - fresh} cached) "
+        f"in {time.perf_counter() - start:.2f}s"
+    )
+
+
+def _interrupted() -> None:
+    click.echo("\ninterrupted: the builds still running were stopped; the cache keeps only "
+               "complete entries", err=True)  # fmt: skip
+    sys.exit(130)
 
 
 def _count(n: int, noun: str) -> str:
@@ -198,42 +215,20 @@ def review(
     sys.exit(0 if done.ok else 1)
 
 
-class _Progress:
-    """How far a long run is: a bar redrawn on a terminal, plain lines otherwise."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.tty = sys.stderr.isatty()
-
-    def __call__(self, i: int, n: int, name: str, done: str | None) -> None:
-        elapsed = time.perf_counter() - self.start
-        if self.tty:
-            filled = int(24 * (i - (done is None)) / n)
-            bar = "#" * filled + "." * (24 - filled)
-            state = "reviewing" if done is None else done
-            line = f"\r[{bar}] {i}/{n} {name[:40]:<40} {state[:30]:<30} {elapsed:6.0f}s"
-            click.echo(line, err=True, nl=False)
-            if done is not None and i == n:
-                click.echo("", err=True)
-        elif done is not None:
-            click.echo(f"[{i}/{n}] {name}: {done} ({elapsed:.0f}s elapsed)", err=True)
-
-
-def _case_progress(progress: _Progress):
+def _case_progress(progress: Reporter):
     def report(i, n, case, result) -> None:
         if result is None:
-            progress(i, n, case.name, None)
-        elif not result.ok:
-            progress(i, n, case.name, f"FAILED {result.error[:200]}")
+            progress(Step("review", i - 1, n, case.name, "started"))
+            return
+        if not result.ok:
+            state = f"FAILED {result.error[:200]}"
         else:
             b, k = result.score["breaking"], result.score["risks"]
-            progress(
-                i,
-                n,
-                case.name,
+            state = (
                 f"ok {result.seconds:.1f}s, breaking "
-                f"{b['found']}/{b['expected']}, risks {k['found']}/{k['expected']}",
+                f"{b['found']}/{b['expected']}, risks {k['found']}/{k['expected']}"
             )
+        progress(Step("review", i, n, case.name, state))
 
     return report
 
@@ -328,9 +323,7 @@ def eval_(
             if len(loaded) > 1:
                 click.echo(f"{name}:", err=True)
             with LocalReviewer(cfg, flow_name) as reviewer:
-                done.append(
-                    evaluate(cases_path, cases, reviewer, name, _case_progress(_Progress()))
-                )
+                done.append(evaluate(cases_path, cases, reviewer, name, _case_progress(Reporter())))
     except FlowsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -364,7 +357,7 @@ def _history(
     from flows.evaluate.local import LocalReviewer
 
     cfg = _load(config_path)
-    progress = _Progress()
+    progress = Reporter()
     try:
         existing = load_cases(out) if out.exists() else None
         repo = LocalRepository.open(path)
@@ -376,7 +369,9 @@ def _history(
                 repo,
                 found,
                 relative_repo(repo, out),
-                lambda i, total, change, why: progress(i, total, change.name, why),
+                lambda i, total, change, why: progress(
+                    Step("review", i - (why is None), total, change.name, why or "started")
+                ),
             )
         cases, added = merge_into(existing, made)
         if cases.cases:
@@ -397,15 +392,21 @@ def _history(
 
 
 def _service(cfg: AppConfig, migrate: bool | None = None):  # -> Service
+    from flows.progress import Reporter
     from flows.server.service import Service
 
     _logging()
+    start = time.perf_counter()
     try:
         service = Service(cfg)
-        service.prepare(migrate)
+        service.prepare(migrate, Reporter())
     except FlowsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        _interrupted()
+    flows = ", ".join(cfg.flows) or "no flows"
+    click.echo(f"flows: {flows} built and linked in {time.perf_counter() - start:.1f} s", err=True)
     return service
 
 
@@ -415,6 +416,7 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # the migrate steps say it
 
 
 @main.command()
@@ -432,7 +434,7 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
     service = _service(cfg)
     threads = cfg.server.workers if workers is None else workers
     app = create_app(service, threads)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=host or cfg.server.host,
         port=port or cfg.server.port,
@@ -440,6 +442,28 @@ def serve(config_path: Path, host: str | None, port: int | None, workers: int | 
         access_log=False,
         timeout_graceful_shutdown=30,
     )
+    _Server(config).run()
+
+
+class _Server:
+    """uvicorn's server, saying once it listens where to go."""
+
+    def __new__(cls, config):  # type: ignore[no-untyped-def]
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets=None) -> None:  # type: ignore[no-untyped-def]
+                await super().startup(sockets)
+                if self.started:
+                    host, port = self.config.host, self.config.port
+                    if port == 0 and self.servers and self.servers[0].sockets:
+                        port = self.servers[0].sockets[0].getsockname()[1]
+                    shown = f"[{host}]" if ":" in host else host
+                    url = f"http://{shown}:{port}"
+                    click.echo(f"flows: ready on {url} (webhooks: {url}/webhooks/github; "
+                               f"register the GitHub App: {url}/setup)", err=True)  # fmt: skip
+
+        return Server(config)
 
 
 @main.command()
@@ -467,12 +491,13 @@ def migrate(config_path: Path) -> None:
     """Upgrade the database to the newest schema (Alembic)."""
     from flows.db import get_engine
     from flows.db.migrate import current, upgrade
+    from flows.progress import Reporter
 
     cfg = _load(config_path)
     engine = get_engine(cfg.database.url)
     try:
         before = current(engine)
-        upgrade(engine)
+        upgrade(engine, progress=Reporter())
     except Exception as e:
         click.echo(f"error: migration failed: {type(e).__name__}: {e}", err=True)
         sys.exit(2)

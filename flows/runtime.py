@@ -6,9 +6,16 @@ import threading
 from collections.abc import Callable
 
 from flows.capabilities.provider import Capabilities
+from flows.progress import Progress, quiet
 from flows.project.config import AppConfig
 from flows.project.events import Event
-from flows.sandbox.build import BuiltComponent, ComponentSource, build_one, project_wit
+from flows.sandbox.build import (
+    BuiltComponent,
+    ComponentSource,
+    build_all,
+    build_one,
+    flow_sources,
+)
 from flows.sandbox.engine import Engine, LoadedComponent, get_engine
 from flows.sandbox.linking import FlowPlan, plan_flow
 from flows.sandbox.report import RunReport
@@ -36,22 +43,29 @@ class Runtime:
         self.built[built.digest] = built
         return self.engine.load(built)
 
+    def prepare(
+        self, names: list[str], progress: Progress = quiet, jobs: int | None = None
+    ) -> list[FlowPlan]:
+        """Build, compile and link-check several flows: the components side by
+        side, each once, each compiled as soon as it is built; raises
+        FlowsError subclasses (every failed build named)."""
+        found: dict[ComponentSource, None] = {}
+        for name in names:
+            found.update(dict.fromkeys(flow_sources(self.cfg, name)))
+        compile_one = self.engine.compiler(len(found), progress)
+        built = build_all(list(found), jobs=jobs, progress=progress, then=compile_one)
+        for b in built:
+            self.built[b.digest] = b
+        return [self.plan(name) for name in names]
+
     def plan(self, name: str) -> FlowPlan:
         """Build (cached), load and link-check a flow; raises FlowsError subclasses."""
         with self._lock:
             if name in self._plans:
                 return self._plans[name]
             flow = self.cfg.flow(name)
-            wit = project_wit(self.cfg)
-            function = self._load(
-                ComponentSource("function", flow.function.name, flow.function, wit)
-            )
-            integrations = {
-                iname: self._load(
-                    ComponentSource("integration", iname, self.cfg.integration_dir(iname), wit)
-                )
-                for iname in flow.integrations
-            }
+            function, *rest = (self._load(src) for src in flow_sources(self.cfg, name))
+            integrations = dict(zip(flow.integrations, rest, strict=True))
             plan = plan_flow(name, flow, function, integrations, self.capabilities.available())
             self._plans[name] = plan
             return plan

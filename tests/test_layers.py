@@ -15,6 +15,7 @@ LAYERS = [
     (0, "flows.errors"),
     (0, "flows.guest"),
     (0, "flows.builtin"),
+    (0, "flows.progress"),
     (1, "flows.db"),
     (1, "flows.project"),
     (2, "flows.sandbox"),

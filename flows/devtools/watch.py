@@ -13,26 +13,15 @@ from flows.capabilities.replay import load_recording
 from flows.errors import EventError, FlowsError
 from flows.project.config import AppConfig
 from flows.project.events import Event, load_event
-from flows.sandbox.build import ComponentSource, digest, project_wit
+from flows.sandbox.build import digest, flow_sources
 from flows.sandbox.report import RunReport
 
 Echo = Callable[[str], None]
 
 
-def _sources(cfg: AppConfig, flow: str) -> list[ComponentSource]:
-    f = cfg.flow(flow)
-    wit = project_wit(cfg)
-    out = [ComponentSource("function", f.function.name, f.function, wit)]
-    out += [
-        ComponentSource("integration", n, cfg.integration_dir(n).resolve(), wit)
-        for n in f.integrations
-    ]
-    return out
-
-
 def fingerprint(cfg: AppConfig, flow: str) -> str:
     """Changes whenever a source file of the flow's components changes."""
-    return "".join(digest(s) for s in _sources(cfg, flow))
+    return "".join(digest(s) for s in flow_sources(cfg, flow))
 
 
 def last_delivery(cfg: AppConfig, flow: str) -> Event | None:

@@ -15,7 +15,7 @@ from flows.evaluate.local import LocalReviewer
 from flows.evaluate.score import FINDERS, add, blank, brief, rates, ratio, score_case
 
 # progress(i, n, case, result): before a case (result None) and after it
-Progress = Callable[[int, int, Case, "CaseResult | None"], None]
+CaseProgress = Callable[[int, int, Case, "CaseResult | None"], None]
 
 
 @dataclass
@@ -112,7 +112,7 @@ def evaluate(
     cases: CasesFile,
     reviewer: LocalReviewer,
     config: str = "app.yaml",
-    progress: Progress | None = None,
+    progress: CaseProgress | None = None,
 ) -> Evaluation:
     """Review and score every case (checked first: CasesError before any run)."""
     repos = check_cases(cases_path, cases)

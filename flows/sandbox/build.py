@@ -14,13 +14,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
 from flows.errors import BuildError
+from flows.progress import Phase, Progress, quiet
 from flows.project.config import AppConfig
 
 # Bump when the build procedure changes in a way that changes outputs.
@@ -34,6 +37,7 @@ _SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", "samples", ".git"}
 # what a function folder holds for people and tools, not for the component
 _SKIP_FILES = {"flow.yaml", "README.md"}
 _WORLD = re.compile(r"^\s*world\s+([a-z][a-z0-9-]*)\s*\{", re.MULTILINE)
+STALE_S = 3600.0  # a temporary cache file this old was left by a killed process
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,31 @@ def cache_dir() -> Path:
     return (Path(xdg) if xdg else Path.home() / ".cache") / "flows"
 
 
+_running: set[subprocess.Popen] = set()
+_running_lock = threading.Lock()
+
+
+def _run(cmd: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """subprocess.run, but stop_builds() can end it from another thread."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with _running_lock:
+        _running.add(proc)
+    try:
+        out, err = proc.communicate()
+    finally:
+        with _running_lock:
+            _running.discard(proc)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def stop_builds() -> None:
+    """End every build tool still running (on Ctrl-C); their partial output is removed."""
+    with _running_lock:
+        procs = list(_running)
+    for proc in procs:
+        proc.terminate()
+
+
 def tool_version() -> str:
     return metadata.version("componentize-py")
 
@@ -91,6 +120,18 @@ def project_components(cfg: AppConfig) -> list[ComponentSource]:
             d = cfg.integration_dir(name).resolve()
             found.setdefault(d, ComponentSource("integration", name, d, wit))
     return list(found.values())
+
+
+def flow_sources(cfg: AppConfig, flow: str) -> list[ComponentSource]:
+    """A flow's function, then its integrations in app.yaml's order."""
+    f = cfg.flow(flow)
+    wit = project_wit(cfg)
+    out = [ComponentSource("function", f.function.name, f.function, wit)]
+    out += [
+        ComponentSource("integration", n, cfg.integration_dir(n).resolve(), wit)
+        for n in f.integrations
+    ]
+    return out
 
 
 def project_wit(cfg: AppConfig) -> Path | None:
@@ -148,7 +189,11 @@ def _install_deps(src: ComponentSource, cache: Path) -> Path | None:
         "--implementation", "py", "--python-version", GUEST_PYTHON, "--abi", "none",
         "-r", str(req),
     ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    try:
+        proc = _run(cmd)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
         detail = (proc.stderr or proc.stdout).strip().splitlines()[-5:]
@@ -235,15 +280,83 @@ def build_one(src: ComponentSource, force: bool = False) -> BuiltComponent:
             "RUST_LIB_BACKTRACE": "0",
         }
         exe = shutil.which("componentize-py") or str(Path(sys.executable).parent / cmd[0])
-        proc = subprocess.run([exe, *cmd[1:]], capture_output=True, text=True, env=env)
-        if proc.returncode != 0 or not tmp_out.is_file():
-            guest = {f"/{i}": p for i, p in enumerate(python_paths)}
+        try:
+            proc = _run([exe, *cmd[1:]], env=env)
+            if proc.returncode != 0 or not tmp_out.is_file():
+                guest = {f"/{i}": p for i, p in enumerate(python_paths)}
+                msg = _clean_error(proc.stderr + proc.stdout, guest, src)
+                raise BuildError(f"build of {src.kind} {src.name!r} failed:\n{msg}")
+            os.replace(tmp_out, out)  # the entry appears whole, or not at all
+        finally:
             tmp_out.unlink(missing_ok=True)
-            msg = _clean_error(proc.stderr + proc.stdout, guest, src)
-            raise BuildError(f"build of {src.kind} {src.name!r} failed:\n{msg}")
-        os.replace(tmp_out, out)
     return BuiltComponent(src, dig, out, False, time.perf_counter() - start)
 
 
-def build_all(sources: Iterable[ComponentSource], force: bool = False) -> list[BuiltComponent]:
-    return [build_one(s, force=force) for s in sources]
+def sweep(cache: Path | None = None) -> int:
+    """Remove temporary files a killed build or compile left in the cache."""
+    cache = cache or cache_dir()
+    now, gone = time.time(), 0
+    for pattern in ("components/.*.tmp", "compiled/.*.tmp", "deps/.deps-*"):
+        for p in cache.glob(pattern):
+            try:
+                if now - p.stat().st_mtime > STALE_S:
+                    shutil.rmtree(p) if p.is_dir() else p.unlink()
+                    gone += 1
+            except OSError:
+                pass
+    return gone
+
+
+def label(src: ComponentSource) -> str:
+    return f"{src.kind} {src.name}"
+
+
+def build_all(
+    sources: Iterable[ComponentSource],
+    force: bool = False,
+    jobs: int | None = None,
+    progress: Progress = quiet,
+    then: Callable[[BuiltComponent], object] | None = None,
+) -> list[BuiltComponent]:
+    """Build components side by side (`jobs` at a time, default one per core);
+    `then` runs on each as soon as it is built (the compile, say). A failure
+    does not stop the others; once all have finished, one BuildError names
+    every failure. Ctrl-C ends the running builds and keeps no partial cache
+    entry."""
+    todo = list(sources)
+    sweep()
+    phase = Phase("build", len(todo), progress)
+
+    def one(src: ComponentSource) -> BuiltComponent:
+        phase.started(label(src))
+        t0 = time.perf_counter()
+        try:
+            built = build_one(src, force=force)
+        except BaseException:
+            phase.finished(label(src), "failed", time.perf_counter() - t0)
+            raise
+        phase.finished(label(src), "cached" if built.cached else "built", built.seconds)
+        if then is not None:
+            then(built)
+        return built
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(todo) or 1))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="flows-build")
+    futures = [pool.submit(one, s) for s in todo]
+    try:
+        wait(futures)
+    except BaseException:  # Ctrl-C: stop what runs, start nothing more
+        for f in futures:
+            f.cancel()
+        stop_builds()
+        pool.shutdown(wait=True)
+        raise
+    pool.shutdown(wait=True)
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    for e in failures:
+        if not isinstance(e, BuildError):
+            raise e
+    if failures:
+        head = f"{len(failures)} of {len(todo)} components failed to build"
+        raise BuildError(head + ":\n" + "\n".join(str(e) for e in failures))
+    return [f.result() for f in futures]

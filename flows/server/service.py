@@ -11,6 +11,7 @@ from flows.capabilities.provider import Capabilities
 from flows.db import get_engine, is_sqlite
 from flows.db.migrate import ensure_schema
 from flows.errors import ConfigError
+from flows.progress import Progress, quiet
 from flows.project.config import AppConfig
 from flows.runtime import Runtime
 from flows.sandbox.capability import HOST_LLM, HostError
@@ -39,13 +40,14 @@ class Service:
         self.setup_states: dict[str, float] = {}
         self._stop = threading.Event()
 
-    def prepare(self, migrate: bool | None = None) -> None:
-        """Migrate (automatic on SQLite) or check the schema, then build and
-        link every flow so a bad flow stops the start, not the first event."""
-        ensure_schema(self.engine, auto=is_sqlite(self.engine) if migrate is None else migrate)
+    def prepare(self, migrate: bool | None = None, progress: Progress = quiet) -> None:
+        """Migrate (automatic on SQLite) or check the schema, then build,
+        compile and link every flow so a bad flow stops the start, not the
+        first event."""
+        auto = is_sqlite(self.engine) if migrate is None else migrate
+        ensure_schema(self.engine, auto=auto, progress=progress)
         uses_llm = False
-        for name in self.cfg.flows:
-            plan = self.runtime.plan(name)
+        for plan in self.runtime.prepare(list(self.cfg.flows), progress):
             uses_llm |= any(HOST_LLM in c.imports for c in plan.integrations.values())
         if uses_llm and self.cfg.llm.backend == "llama":
             try:
