@@ -635,18 +635,22 @@ def init(directory: Path, templates: tuple[str, ...], force: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Event JSON (default: the flow's last delivery, else its first sample).",
 )
-@click.option("--interval", default=0.5, show_default=True, help="Seconds between looks.")
+@click.option("--interval", default=0.2, show_default=True, help="Seconds between looks.")
 @click.option("--runs", type=int, hidden=True, help="Stop after this many runs (for tests).")
 @CONFIG
 def dev(
     flow: str, event_path: Path | None, interval: float, runs: int | None, config_path: Path
 ) -> None:
-    """Rebuild FLOW whenever its code changes and replay its last event (dry run)."""
+    """Run FLOW again whenever its code changes, on its last event (dry run).
+
+    Development builds: compiled with the fast compiler, and an edit to a
+    component's Python sources runs without a rebuild (they are read from
+    disk); world.wit or requirements.txt changes rebuild."""
     from flows.devtools.watch import watch
 
     cfg = _load(config_path)
     try:
-        watch(cfg, flow, event_path, click.echo, interval, runs)
+        watch(cfg, flow, event_path, click.echo, interval, runs, Reporter())
     except FlowsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(e.exit_code)

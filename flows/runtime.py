@@ -30,16 +30,20 @@ class Runtime:
         cfg: AppConfig,
         capabilities: Capabilities | None = None,
         engine: Engine | None = None,
+        dev: bool = False,
     ) -> None:
+        """`dev`: `flows dev` builds (their Python sources run from disk, see
+        flows.sandbox.build.DEV_GUEST), never to serve events."""
         self.cfg = cfg
         self.capabilities = capabilities or Capabilities(cfg)
         self.engine = engine or get_engine()
+        self.dev = dev
         self._plans: dict[str, FlowPlan] = {}
         self._lock = threading.Lock()
         self.built: dict[str, BuiltComponent] = {}  # by digest
 
     def _load(self, src: ComponentSource) -> LoadedComponent:
-        built = build_one(src)
+        built = build_one(src, dev=self.dev)
         self.built[built.digest] = built
         return self.engine.load(built)
 
@@ -53,7 +57,7 @@ class Runtime:
         for name in names:
             found.update(dict.fromkeys(flow_sources(self.cfg, name)))
         compile_one = self.engine.compiler(len(found), progress)
-        built = build_all(list(found), jobs=jobs, progress=progress, then=compile_one)
+        built = build_all(list(found), jobs=jobs, progress=progress, then=compile_one, dev=self.dev)
         for b in built:
             self.built[b.digest] = b
         return [self.plan(name) for name in names]

@@ -123,3 +123,89 @@ def test_fresh_copy_of_repository_builds_and_runs(tmp_path, fake_github):
     p = flows("run", "pr-size", "--event", str(ev), "--dry-run", "--config", cfg, env=env)
     assert p.returncode == 0, p.stdout + p.stderr
     assert json.loads(p.stdout)["result"]["label"].startswith("size/")
+
+
+def _two_function_project(tmp_path: Path) -> Path:
+    """A project whose `ok` function builds and whose `broken` one does not."""
+    shutil.copytree(COMPONENTS / "wit", tmp_path / "wit")
+    fns = tmp_path / "functions"
+    shutil.copytree(COMPONENTS / "functions" / "direct", fns / "ok")
+    shutil.copytree(COMPONENTS / "functions" / "direct", fns / "broken")
+    (fns / "broken" / "app.py").write_text("import json\n\ndef broken(:\n    pass\n")
+    cfg = tmp_path / "app.yaml"
+    cfg.write_text(
+        "flows:\n  ok: {function: functions/ok}\n  broken: {function: functions/broken}\n"
+    )
+    return cfg
+
+
+def test_build_failure_among_several_names_it_and_exits_2(tmp_path):
+    cfg = _two_function_project(tmp_path)
+    p = flows("build", "--config", str(cfg))
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert "error: 1 of 2 components failed to build:" in p.stderr
+    assert f"{tmp_path}/functions/broken/app.py:3: SyntaxError" in p.stderr
+    # the other one finished: its line says so and its cache entry is whole
+    assert "function ok: " in p.stderr and "function broken: failed" in p.stderr
+    from flows.sandbox.build import ComponentSource, cache_dir, digest
+
+    ok = digest(ComponentSource("function", "ok", tmp_path / "functions" / "ok", tmp_path / "wit"))
+    assert (cache_dir() / "components" / f"{ok}.wasm").is_file()
+
+
+def test_serve_stops_with_exit_2_when_a_component_fails_to_build(tmp_path):
+    cfg = _two_function_project(tmp_path)
+    p = flows("serve", "--config", str(cfg), "--port", "0")
+    assert p.returncode == 2, p.stdout + p.stderr
+    assert f"{tmp_path}/functions/broken/app.py:3: SyntaxError" in p.stderr
+    assert "ready on" not in p.stderr
+
+
+def test_ctrl_c_during_a_build_keeps_no_partial_entry(tmp_path):
+    """SIGINT to `flows build` (the process only, as a terminal's Ctrl-C would
+    reach it if its children ignored it): exit 130, componentize-py stopped,
+    no temporary file or half-written component left in the cache."""
+    import os
+    import signal
+    import time
+
+    cfg = _two_function_project(tmp_path)
+    (tmp_path / "functions" / "broken").rename(tmp_path / "functions" / "slow")
+    (tmp_path / "functions" / "slow" / "app.py").write_text(
+        (COMPONENTS / "functions" / "direct" / "app.py").read_text() + "\n# a new digest\n"
+    )
+    cfg.write_text("flows:\n  slow: {function: functions/slow}\n")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "FLOWS_CACHE_DIR": str(cache)}
+    proc = subprocess.Popen(
+        [*FLOWS, "build", "--config", str(cfg)], env=env, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not _componentize_running(proc.pid):
+        time.sleep(0.1)
+    assert _componentize_running(proc.pid), "componentize-py never started"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out + err
+    assert "interrupted" in err
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # nothing of its process group is left running
+    left = sorted(p.name for p in (cache / "components").iterdir())
+    assert left == [], left
+
+
+def _componentize_running(pid: int) -> bool:
+    """Whether a componentize-py child of `pid` runs (Linux /proc)."""
+    from pathlib import Path as P
+
+    for stat in P("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"componentize" in cmd:
+            return True
+    return False

@@ -11,9 +11,11 @@ from sqlalchemy import select
 
 from flows.capabilities.replay import load_recording
 from flows.errors import EventError, FlowsError
+from flows.progress import Progress, quiet
 from flows.project.config import AppConfig
 from flows.project.events import Event, load_event
-from flows.sandbox.build import digest, flow_sources
+from flows.sandbox.build import build_all, digest, flow_sources
+from flows.sandbox.engine import get_engine
 from flows.sandbox.report import RunReport
 
 Echo = Callable[[str], None]
@@ -67,16 +69,47 @@ def pick_event(
     )
 
 
-def run_once(cfg: AppConfig, flow: str, event: Event, event_path: Path | None) -> RunReport:
-    """Build (cached) and run the flow once, dry; a recorded event is replayed offline."""
+def _missing_module(report: RunReport) -> bool:
+    """The run imported a module the dev build's snapshot lacks (a new
+    standard-library import, say): only a rebuild can add it."""
+    e = report.error
+    return e is not None and e.kind == "exception" and "ModuleNotFoundError" in e.message
+
+
+def run_once(
+    cfg: AppConfig,
+    flow: str,
+    event: Event,
+    event_path: Path | None,
+    progress: Progress = quiet,
+) -> tuple[RunReport, bool]:
+    """Build (a cached dev build) and run the flow once, dry; a recorded event
+    is replayed offline. Returns the report and whether anything was rebuilt.
+
+    Dev builds compile with the fast compiler and run the components' Python
+    sources from disk, so an edit to them needs no rebuild."""
     from flows.runtime import Runtime
 
-    runtime = Runtime(cfg)
+    engine = get_engine("fast")
     recording = load_recording(event_path) if event_path is not None else None
-    if recording is not None:
-        runtime.capabilities.replay(recording)
-    runtime.plan(flow)
-    return runtime.run(flow, event, dry_run=True)
+
+    def attempt() -> tuple[RunReport, bool]:
+        runtime = Runtime(cfg, engine=engine, dev=True)
+        if recording is not None:
+            runtime.capabilities.replay(recording)
+        runtime.prepare([flow], progress)
+        rebuilt = any(not b.cached for b in runtime.built.values())
+        return runtime.run(flow, event, dry_run=True), rebuilt
+
+    report, rebuilt = attempt()
+    if _missing_module(report):
+        sources = flow_sources(cfg, flow)
+        for src in sources:
+            engine.forget(digest(src, dev=True))
+        build_all(sources, force=True, progress=progress, dev=True)
+        report, _ = attempt()
+        rebuilt = True
+    return report, rebuilt
 
 
 def describe(report: RunReport) -> list[str]:
@@ -102,8 +135,9 @@ def watch(
     flow: str,
     event_path: Path | None,
     echo: Echo,
-    interval_s: float = 0.5,
+    interval_s: float = 0.2,
     max_runs: int | None = None,
+    progress: Progress = quiet,
 ) -> None:
     """Run now, then again after every change to the flow's sources (Ctrl-C stops)."""
     event, path, origin = pick_event(cfg, flow, event_path)
@@ -119,14 +153,16 @@ def watch(
             seen = current
             runs += 1
             start = time.perf_counter()
-            echo(f"\n[{runs}] building and running {flow} ...")
+            echo(f"\n[{runs}] running {flow} ...")
+            how = ""
             try:
-                report = run_once(cfg, flow, event, path)
+                report, rebuilt = run_once(cfg, flow, event, path, progress)
             except FlowsError as e:
                 echo(f"  error: {e}")
             else:
                 for line in describe(report):
                     echo(line)
-            echo(f"  ({time.perf_counter() - start:.1f} s)")
+                how = "; rebuilt" if rebuilt else "; no rebuild: the Python sources ran from disk"
+            echo(f"  ({time.perf_counter() - start:.1f} s{how})")
             continue
         time.sleep(interval_s)

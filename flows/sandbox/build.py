@@ -33,6 +33,10 @@ GUEST_PYTHON = "3.14"
 WIT_DIR = Path(__file__).resolve().parents[1] / "wit"
 # pure-Python modules every guest may import (e.g. `import diff`)
 GUEST_LIB = Path(__file__).resolve().parents[1] / "guest"
+# what a `flows dev` build adds: the dev-sources import and the entry module
+# that runs the component's sources from disk (see flows/guest_dev/README.md)
+DEV_GUEST = Path(__file__).resolve().parents[1] / "guest_dev"
+DEV_WORLD = "flows-dev"
 _SKIP_DIRS = {"__pycache__", ".pytest_cache", "tests", "samples", ".git"}
 # what a function folder holds for people and tools, not for the component
 _SKIP_FILES = {"flow.yaml", "README.md"}
@@ -61,6 +65,7 @@ class BuiltComponent:
     wasm: Path
     cached: bool
     seconds: float
+    dev: bool = False  # a `flows dev` build: its Python sources are read from disk
 
 
 def cache_dir() -> Path:
@@ -149,18 +154,34 @@ def _source_files(root: Path) -> list[Path]:
     return files
 
 
-def digest(src: ComponentSource) -> str:
-    """Content hash of everything that determines the component's bytes."""
+def digest(src: ComponentSource, dev: bool = False) -> str:
+    """Content hash of everything that determines the component's bytes. A
+    dev build's leaves out the component's own .py files: it runs them from
+    disk, so an edit to them keeps the build."""
     h = hashlib.sha256()
     h.update(f"format={BUILD_FORMAT};componentize-py={tool_version()};".encode())
     roots = [("src", src.path), ("lib", GUEST_LIB)]
     roots += [(f"wit{i}", d) for i, d in enumerate(src.wit_dirs())]
-    for label, root in roots:
+    if dev:
+        h.update(b"dev;")
+        roots.append(("dev", DEV_GUEST))
+    for tag, root in roots:
         for f in _source_files(root):
-            h.update(f"{label}:{f.relative_to(root).as_posix()}\0".encode())
+            if dev and tag == "src" and f.suffix == ".py":
+                continue
+            h.update(f"{tag}:{f.relative_to(root).as_posix()}\0".encode())
             h.update(f.read_bytes())
             h.update(b"\0")
     return h.hexdigest()
+
+
+def python_sources(src: ComponentSource) -> list[tuple[str, str]]:
+    """(path relative to the folder, text) of the component's own .py files."""
+    return [
+        (f.relative_to(src.path).as_posix(), f.read_text(encoding="utf-8"))
+        for f in _source_files(src.path)
+        if f.suffix == ".py"
+    ]
 
 
 def world_name(src: ComponentSource) -> str:
@@ -211,11 +232,17 @@ def _install_deps(src: ComponentSource, cache: Path) -> Path | None:
     return target
 
 
-def _stage_wit(src: ComponentSource, stage: Path) -> None:
-    shutil.copyfile(src.path / "world.wit", stage / "world.wit")
+def _stage_wit(src: ComponentSource, stage: Path, dev: bool) -> None:
+    text = (src.path / "world.wit").read_text(encoding="utf-8")
+    if dev:
+        text += (
+            f"\nworld {DEV_WORLD} {{\n  include {world_name(src)};\n"
+            "  import flows:dev/dev-sources@0.1.0;\n}\n"
+        )
+    (stage / "world.wit").write_text(text, encoding="utf-8")
     deps = stage / "deps"
     deps.mkdir()
-    for d in src.wit_dirs():
+    for d in src.wit_dirs() + ([DEV_GUEST] if dev else []):
         for f in sorted(d.glob("*.wit")):
             if (deps / f.name).exists():
                 raise BuildError(f"{f}: a WIT file of this name is already in {WIT_DIR}")
@@ -246,27 +273,29 @@ def _clean_error(output: str, paths: dict[str, Path], src: ComponentSource) -> s
     return f"{src.path}: {text}"
 
 
-def build_one(src: ComponentSource, force: bool = False) -> BuiltComponent:
-    """Build one component, or return the cached build for the same content."""
+def build_one(src: ComponentSource, force: bool = False, dev: bool = False) -> BuiltComponent:
+    """Build one component, or return the cached build for the same content.
+    `dev`: a `flows dev` build (see DEV_GUEST), never served."""
     start = time.perf_counter()
     cache = cache_dir()
     (cache / "components").mkdir(parents=True, exist_ok=True)
-    dig = digest(src)
+    dig = digest(src, dev)
     out = cache / "components" / f"{dig}.wasm"
     if out.is_file() and not force:
-        return BuiltComponent(src, dig, out, True, time.perf_counter() - start)
-    world = world_name(src)
+        return BuiltComponent(src, dig, out, True, time.perf_counter() - start, dev)
+    world = DEV_WORLD if dev else world_name(src)
     deps = _install_deps(src, cache)
     with tempfile.TemporaryDirectory(prefix="flows-build-") as tmp:
         stage = Path(tmp) / "wit"
         stage.mkdir()
-        _stage_wit(src, stage)
-        tmp_out = out.with_name(f".{dig}.{os.getpid()}.tmp")
-        python_paths = [src.path, GUEST_LIB] + ([deps] if deps else [])
+        _stage_wit(src, stage, dev)
+        tmp_out = out.with_name(f".{dig}.{os.getpid()}.{threading.get_ident()}.tmp")
+        python_paths = [src.path, GUEST_LIB] + ([DEV_GUEST] if dev else [])
+        python_paths += [deps] if deps else []
         cmd = [
             "componentize-py", "-d", str(stage), "-w", world, "componentize",
             *[a for p in python_paths for a in ("-p", str(p))],
-            "app", "-o", str(tmp_out),
+            "flows_dev" if dev else "app", "-o", str(tmp_out),
         ]  # fmt: skip
         # componentize-py appends $VIRTUAL_ENV's (or the running Python's)
         # site-packages to the search path; an empty VIRTUAL_ENV keeps the
@@ -289,7 +318,7 @@ def build_one(src: ComponentSource, force: bool = False) -> BuiltComponent:
             os.replace(tmp_out, out)  # the entry appears whole, or not at all
         finally:
             tmp_out.unlink(missing_ok=True)
-    return BuiltComponent(src, dig, out, False, time.perf_counter() - start)
+    return BuiltComponent(src, dig, out, False, time.perf_counter() - start, dev)
 
 
 def sweep(cache: Path | None = None) -> int:
@@ -317,6 +346,7 @@ def build_all(
     jobs: int | None = None,
     progress: Progress = quiet,
     then: Callable[[BuiltComponent], object] | None = None,
+    dev: bool = False,
 ) -> list[BuiltComponent]:
     """Build components side by side (`jobs` at a time, default one per core);
     `then` runs on each as soon as it is built (the compile, say). A failure
@@ -331,7 +361,7 @@ def build_all(
         phase.started(label(src))
         t0 = time.perf_counter()
         try:
-            built = build_one(src, force=force)
+            built = build_one(src, force=force, dev=dev)
         except BaseException:
             phase.finished(label(src), "failed", time.perf_counter() - t0)
             raise

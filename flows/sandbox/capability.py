@@ -13,6 +13,8 @@ HOST_GITHUB_API = "flows:host/github-api@0.1.0"
 HOST_LLM = "flows:host/llm-backend@0.1.0"
 HOST_MEMORY = "flows:host/memory@0.1.0"
 HOST_INTERFACES = (HOST_LOG, HOST_GITHUB_API, HOST_LLM, HOST_MEMORY)
+# only a `flows dev` build imports it (flows/guest_dev); never granted otherwise
+HOST_DEV = "flows:dev/dev-sources@0.1.0"
 
 
 class HostError(Exception):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flows.errors import LinkError
 from flows.project.config import FlowConfig
-from flows.sandbox.capability import HOST_INTERFACES, HOST_LOG, HOST_MEMORY
+from flows.sandbox.capability import HOST_DEV, HOST_INTERFACES, HOST_LOG, HOST_MEMORY
 from flows.sandbox.engine import LoadedComponent
 
 WASI_PREFIX = "wasi:"
@@ -33,6 +33,13 @@ def _host_import(flow: str, cfg: FlowConfig, who: str, iface: str, available: se
         )
     if iface not in available:
         raise LinkError(f"flow {flow!r}: {who} imports {iface}, which this host does not provide")
+
+
+def _dev_import(flow: str, who: str, comp: LoadedComponent) -> None:
+    if not comp.built.dev:
+        raise LinkError(
+            f"flow {flow!r}: {who} imports {HOST_DEV}, which only `flows dev` builds may import"
+        )
 
 
 def plan_flow(
@@ -62,6 +69,9 @@ def plan_flow(
         if iface in (HOST_LOG, HOST_MEMORY):
             _host_import(name, cfg, "its function", iface, host_available)
             routes[iface] = "host"
+        elif iface == HOST_DEV:
+            _dev_import(name, "its function", function)
+            routes[iface] = "host"
         elif iface in HOST_INTERFACES:
             raise LinkError(
                 f"flow {name!r}: its function imports host capability {iface}; "
@@ -79,6 +89,9 @@ def plan_flow(
     for iname, comp in used.items():
         for iface, funcs in comp.imports.items():
             if iface.startswith(WASI_PREFIX) or not funcs:
+                continue
+            if iface == HOST_DEV:
+                _dev_import(name, f"integration {iname!r}", comp)
                 continue
             if iface not in HOST_INTERFACES:
                 raise LinkError(

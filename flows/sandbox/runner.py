@@ -14,7 +14,8 @@ from wasmtime import component as wc
 
 from flows.project.config import Limits
 from flows.project.events import Event
-from flows.sandbox.capability import HOST_LOG, HostError
+from flows.sandbox.build import ComponentSource, python_sources
+from flows.sandbox.capability import HOST_DEV, HOST_LOG, HostError
 from flows.sandbox.engine import FUEL_UNLIMITED, Engine, GuestOutput, LoadedComponent
 from flows.sandbox.linking import FlowPlan
 from flows.sandbox.log import Log
@@ -93,6 +94,18 @@ def _boundary_failure(text: str, stderr: str, component: str) -> Failure | None:
     )  # fmt: skip
 
 
+class DevSources:
+    """flows:dev/dev-sources for one component of a `flows dev` build."""
+
+    interface = HOST_DEV
+
+    def __init__(self, source: ComponentSource) -> None:
+        self.source = source
+
+    def sources(self) -> list[tuple[str, str]]:
+        return python_sources(self.source)
+
+
 class _Sandbox:
     """The stores, outputs and instances of one run."""
 
@@ -126,7 +139,12 @@ class _Sandbox:
         self._link_clock(linker, comp, label)
         with linker.root() as root:
             for iface, funcs in comp.imports.items():
-                cap = Log(self.rec, label) if iface == HOST_LOG else caps.get(iface)
+                if iface == HOST_LOG:
+                    cap = Log(self.rec, label)
+                elif iface == HOST_DEV and comp.built.dev:
+                    cap = DevSources(comp.built.source)
+                else:
+                    cap = caps.get(iface)
                 if iface.startswith("wasi:") or not funcs or cap is None:
                     continue
                 with root.add_instance(iface) as inst:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -110,15 +111,19 @@ def test_dev_rebuilds_on_change_and_replays(tmp_path):
         while time.monotonic() < deadline:
             line = proc.stdout.readline()
             lines.append(line)
-            if line.strip().startswith("(") and line.strip().endswith(" s)"):
-                break  # the first run is done
+            if re.fullmatch(r"\(\d+\.\d s(; .*)?\)", line.strip()) or not line:
+                break  # the first run is done (or flows dev ended)
         first = "".join(lines)
         assert "samples/issue_comment.triage.json" in first or "samples/issues" in first
         assert "ok in" in first and "would POST" in first
-        app.write_text(app.read_text().replace("Project guidance", "House rules"))
+        assert "<sub>issue-triage: looks like a" in first
+        app.write_text(app.read_text().replace("<sub>issue-triage: looks", "<sub>triage: looks"))
         rest, _ = proc.communicate(timeout=300)
     finally:
         proc.kill()
     assert proc.returncode == 0, rest
-    assert "[2] building and running triage" in rest
+    assert "[2] running triage" in rest
     assert rest.count("ok in") == 1
+    # the edit shows, with no rebuild: a dev build runs the sources from disk
+    assert "<sub>triage: looks like a" in rest and "<sub>issue-triage" not in rest
+    assert "no rebuild: the Python sources ran from disk" in rest

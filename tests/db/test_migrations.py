@@ -8,9 +8,18 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from flows.db import get_engine
-from flows.db.migrate import current, downgrade, ensure_schema, head, include_object, upgrade
+from flows.db.migrate import (
+    current,
+    downgrade,
+    ensure_schema,
+    head,
+    include_object,
+    pending,
+    upgrade,
+)
 from flows.db.models import Base
 from flows.errors import FlowsError
+from flows.progress import Step
 
 TABLES = {"installations", "repositories", "deliveries", "jobs", "runs", "memory", "findings",
           "knowledge"}  # fmt: skip
@@ -50,3 +59,20 @@ def test_a_new_sqlite_file_is_readable_by_its_owner_only(tmp_path):
     for name in ("private.db", "private.db-wal"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
     engine.dispose()
+
+
+def test_upgrade_reports_each_pending_migration_in_order(db_url):
+    engine = get_engine(db_url)
+    todo = pending(engine)
+    assert todo[0][0] == "0001" and todo[-1][0] == head()
+    assert all(doc for _, doc in todo)  # each says what it does
+    steps: list[Step] = []
+    upgrade(engine, progress=steps.append)
+    done = [s for s in steps if s.finished]
+    assert [s.done for s in done] == list(range(1, len(todo) + 1))
+    assert all(s.phase == "migrate" and s.total == len(todo) for s in steps)
+    assert [s.name.split()[0] for s in done] == [rev for rev, _ in todo]
+    assert pending(engine) == []
+    steps.clear()
+    upgrade(engine, progress=steps.append)
+    assert steps == []  # a current database has nothing to report

@@ -7,7 +7,7 @@ import pytest
 from flows.errors import LinkError
 from flows.project.config import FlowConfig, load_config
 from flows.runtime import Runtime
-from flows.sandbox.capability import HOST_GITHUB_API, HOST_LOG, HOST_MEMORY
+from flows.sandbox.capability import HOST_DEV, HOST_GITHUB_API, HOST_LOG, HOST_MEMORY
 from flows.sandbox.linking import plan_flow
 from tests.conftest import COMPONENTS, configure
 
@@ -68,6 +68,20 @@ def test_integration_needing_a_capability_the_host_lacks():
 def test_function_without_handle_is_refused():
     with pytest.raises(LinkError, match="does not export `handle`"):
         plan_flow("f", cfg(), comp(), {}, HOST)
+
+
+def test_only_a_dev_build_may_import_its_sources_from_the_host():
+    served = fn(HOST_DEV)
+    served.built = SimpleNamespace(dev=False)
+    with pytest.raises(LinkError, match="only `flows dev` builds may import"):
+        plan_flow("f", cfg(), served, {}, HOST)
+    integ = comp({HOST_DEV: {"sources": object()}}, {GH: {}})
+    integ.built = SimpleNamespace(dev=False)
+    with pytest.raises(LinkError, match="integration 'github' imports flows:dev/"):
+        plan_flow("f", cfg(integrations=["github"]), fn(GH), {"github": integ}, HOST)
+    dev = fn(HOST_DEV)
+    dev.built = SimpleNamespace(dev=True)
+    assert plan_flow("f", cfg(), dev, {}, HOST).routes == {HOST_DEV: "host"}
 
 
 @pytest.mark.slow
