@@ -14,6 +14,7 @@ PACKAGE = Path(__file__).parents[1] / "flows"
 LAYERS = [
     (0, "flows.errors"),
     (0, "flows.guest"),
+    (0, "flows.guest_dev"),  # runs inside dev builds; imports nothing from flows
     (0, "flows.builtin"),
     (0, "flows.progress"),
     (1, "flows.db"),
