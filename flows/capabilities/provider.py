@@ -130,7 +130,9 @@ class Capabilities:
 
 def _secrets(cfg: AppConfig) -> list[str]:
     found = []
-    for secret in (cfg.github.token, cfg.github.webhook_secret, cfg.llm.openai.api_key):
+    keys = (cfg.github.token, cfg.github.webhook_secret, cfg.llm.openai.api_key,
+            cfg.console.admin_token, cfg.console.session_secret)  # fmt: skip
+    for secret in keys:
         if secret is not None:
             found.append(secret.get_secret_value())
     found.extend(cfg.llm.openai.headers.values())

@@ -180,6 +180,23 @@ class FlowConfig(_Model):
         return not actions or action in actions
 
 
+class ConsoleConfig(_Model):
+    # the operator console at / (off unless enabled)
+    enabled: bool = False
+    # signs in a browser at /console/sign-in, or as `Authorization: Bearer` for scripts
+    admin_token: SecretStr | None = None
+    # signs session cookies; default: a random one per process (sessions end on restart)
+    session_secret: SecretStr | None = None
+    session_hours: float = Field(12.0, gt=0, le=24 * 30)
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (e.g. `openssl rand -hex 24`)")
+        return value
+
+
 class AppConfig(_Model):
     database: DatabaseConfig = DatabaseConfig()
     server: ServerConfig = ServerConfig()
@@ -187,6 +204,7 @@ class AppConfig(_Model):
     memory: MemoryConfig = MemoryConfig()
     github: GithubConfig = GithubConfig()
     llm: LLMConfig = LLMConfig()
+    console: ConsoleConfig = ConsoleConfig()
     flows: dict[str, FlowConfig] = {}
     # Folder holding app.yaml; relative paths resolve against it.
     root: Path = Field(default=Path("."), exclude=True)
@@ -280,6 +298,8 @@ def _check_references(cfg: AppConfig) -> list[str]:
                     f"{', '.join(builtin_integrations())})"
                 )
         problems += _check_manifest(name, flow)
+    if cfg.console.enabled and cfg.console.admin_token is None:
+        problems.append("console.enabled: the console needs console.admin_token to let anyone in")
     return problems
 
 

@@ -1,4 +1,5 @@
-"""The HTTP API: POST /webhooks/github, GET /healthz, GET /metrics, /setup."""
+"""The HTTP API: POST /webhooks/github, GET /healthz, GET /metrics, /setup, and
+the console at / (flows.server.console)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from flows.server.bodies import BodyBudget, Refused, read_body
+from flows.server.console.pages import console_router
 from flows.server.ingest import signature_ok
 from flows.server.registration import registration_router
 from flows.server.service import Service
@@ -36,6 +38,7 @@ def create_app(service: Service, workers: int = 0) -> FastAPI:
 
     app = FastAPI(title="flows", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.include_router(registration_router(service))
+    app.include_router(console_router(service))
     metrics = service.metrics
     bodies = BodyBudget(service.cfg.server.pending_bodies_mb * 2**20)
 

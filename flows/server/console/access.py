@@ -1,0 +1,75 @@
+"""Who may use the console: an admin token, signed session cookies, CSRF.
+
+A session is a cookie `flows_session` = base64(JSON {who, exp, sid}) + "." +
+HMAC-SHA256 over it with the session secret; HttpOnly, SameSite=Strict.
+Every state-changing request carries `csrf` = HMAC(secret, "csrf:" + sid):
+a form field or the `X-CSRF-Token` header. Scripts send the admin token as
+`Authorization: Bearer` instead (no cookie, so no CSRF).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from flows.project.config import ConsoleConfig
+
+COOKIE = "flows_session"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Someone signed in to the console."""
+
+    who: str
+    sid: str  # the session's id ("" for a bearer token)
+    cookie: bool  # signed in with a cookie (so state changes need CSRF)
+
+
+class Access:
+    def __init__(self, cfg: ConsoleConfig, clock=time.time) -> None:  # type: ignore[no-untyped-def]
+        self.cfg = cfg
+        self.clock = clock
+        given = cfg.session_secret.get_secret_value() if cfg.session_secret else ""
+        self._key = (given or secrets.token_hex(32)).encode()
+
+    def _mac(self, data: bytes) -> str:
+        return hmac.new(self._key, data, hashlib.sha256).hexdigest()
+
+    def token_ok(self, token: str) -> bool:
+        want = self.cfg.admin_token.get_secret_value() if self.cfg.admin_token else ""
+        return bool(want) and hmac.compare_digest(token.encode(), want.encode())
+
+    def new_session(self, who: str) -> str:
+        """A cookie value for `who`, valid for console.session_hours."""
+        body = {"who": who, "exp": self.clock() + self.cfg.session_hours * 3600,
+                "sid": secrets.token_hex(16)}  # fmt: skip
+        data = base64.urlsafe_b64encode(json.dumps(body).encode())
+        return f"{data.decode()}.{self._mac(data)}"
+
+    def operator(self, cookie: str | None, authorization: str | None) -> Operator | None:
+        """Who this request is, or None."""
+        if authorization and authorization.lower().startswith("bearer "):
+            return Operator("admin token", "", False) if self.token_ok(authorization[7:]) else None
+        if not cookie or "." not in cookie:
+            return None
+        data, mac = cookie.rsplit(".", 1)
+        if not hmac.compare_digest(mac, self._mac(data.encode())):
+            return None
+        try:
+            body = json.loads(base64.urlsafe_b64decode(data.encode()))
+            who, exp, sid = str(body["who"]), float(body["exp"]), str(body["sid"])
+        except (ValueError, KeyError, TypeError):
+            return None
+        return Operator(who, sid, True) if exp > self.clock() else None
+
+    def csrf(self, op: Operator) -> str:
+        return self._mac(f"csrf:{op.sid}".encode())
+
+    def csrf_ok(self, op: Operator, given: str | None) -> bool:
+        return not op.cookie or (bool(given) and hmac.compare_digest(given, self.csrf(op)))

@@ -1,0 +1,82 @@
+"""What an operator can change: retry or cancel a job, redeliver a delivery.
+
+Each is one conditional UPDATE, so when two operators act on the same job at
+once one wins and the other is told why nothing happened."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from flows.db.models import Delivery, Installation, Job
+
+RETRYABLE = ("failed", "dead", "superseded")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+
+
+def retry(s: Session, job_id: int, who: str, now: float | None = None) -> Outcome:
+    """Queue a finished-unsuccessfully job again, with a fresh attempt budget."""
+    now = now or time.time()
+    state = s.scalar(select(Job.state).where(Job.id == job_id))
+    if state is None:
+        return Outcome(False, f"no job {job_id}")
+    res = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(RETRYABLE))
+        .values(state="queued", attempts=0, next_attempt_at=now, finished_at=None,
+                lease_expires_at=None, leased_by=None, last_error=f"retried by {who}")
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if res.rowcount != 1:
+        return Outcome(False, f"job {job_id} is {state}: only a failed, dead or superseded "
+                       "job can be retried (someone may have retried it already)")  # fmt: skip
+    return Outcome(True, f"job {job_id} queued again")
+
+
+def cancel(s: Session, job_id: int, who: str, now: float | None = None) -> Outcome:
+    """Take a queued job off the queue (a running one finishes its attempt)."""
+    now = now or time.time()
+    state = s.scalar(select(Job.state).where(Job.id == job_id))
+    if state is None:
+        return Outcome(False, f"no job {job_id}")
+    res = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == "queued")
+        .values(state="skipped", finished_at=now, last_error=f"cancelled by {who}")
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        return Outcome(False, f"job {job_id} is {state}: only a queued job can be cancelled")
+    return Outcome(True, f"job {job_id} cancelled")
+
+
+def redeliver(s: Session, delivery_id: str, who: str, now: float | None = None) -> Outcome:
+    """Run every job of a delivery again (those not queued or running)."""
+    now = now or time.time()
+    d = s.get(Delivery, delivery_id)
+    if d is None:
+        return Outcome(False, f"no delivery {delivery_id}")
+    if d.installation_id is not None:
+        inst = s.get(Installation, d.installation_id)
+        if inst is None or inst.status != "active":
+            state = "removed" if inst is None or inst.status == "deleted" else inst.status
+            return Outcome(False, f"installation {d.installation_id} is {state}: the App can "
+                           "no longer act there, so the delivery is not run again")  # fmt: skip
+    res = s.execute(
+        update(Job)
+        .where(Job.delivery_id == delivery_id, Job.state.notin_(("queued", "running")))
+        .values(state="queued", attempts=0, next_attempt_at=now, finished_at=None,
+                lease_expires_at=None, leased_by=None, last_error=f"redelivered by {who}")
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    if res.rowcount == 0:
+        return Outcome(False, f"delivery {delivery_id} has no finished job to run again")
+    return Outcome(True, f"delivery {delivery_id}: {res.rowcount} job(s) queued again")

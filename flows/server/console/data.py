@@ -1,0 +1,163 @@
+"""What the console shows, read from the database (never a whole large body)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from flows.db.models import Delivery, Job, Run
+
+PAGE = 50
+PAYLOAD_PAGE = 64 * 1024  # bytes of a raw body shown at once
+PRETTY_MAX = 256 * 1024  # bodies up to this size are shown parsed and indented
+DELIVERY_STATUSES = ("accepted", "malformed", "skipped", "ping")
+
+
+class BadFilter(ValueError):
+    """A filter value the console cannot use; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    event: str | None = None
+    repository: str | None = None
+    status: str | None = None
+    since_hours: float | None = None
+    page: int = 1
+
+    @classmethod
+    def parse(cls, q: dict[str, str]) -> DeliveryFilter:
+        unknown = set(q) - {"event", "repository", "status", "since_hours", "page"}
+        if unknown:
+            raise BadFilter(f"unknown filter {sorted(unknown)[0]!r} (known: event, repository, "
+                            "status, since_hours, page)")  # fmt: skip
+        status = q.get("status") or None
+        if status is not None and status not in DELIVERY_STATUSES:
+            raise BadFilter(f"status {status!r} is not one of {', '.join(DELIVERY_STATUSES)}")
+        try:
+            since = float(q["since_hours"]) if q.get("since_hours") else None
+            page = int(q.get("page") or 1)
+        except ValueError as e:
+            raise BadFilter(f"since_hours is a number of hours and page a number: {e}") from None
+        if since is not None and not 0 < since <= 24 * 365:
+            raise BadFilter("since_hours must be more than 0 and at most 8760")
+        if page < 1:
+            raise BadFilter("page starts at 1")
+        return cls(q.get("event") or None, q.get("repository") or None, status, since, page)
+
+
+def _percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, round(p * (len(values) - 1)))]
+
+
+def overview(s: Session, now: float | None = None) -> dict[str, Any]:
+    now = now or time.time()
+    day = now - 86400
+    states = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
+    runs = s.execute(
+        select(Run.started_at, Run.status, Run.duration_ms, Run.flow,
+               Run.prompt_tokens + Run.completion_tokens)
+        .where(Run.started_at >= day)
+    ).all()  # fmt: skip
+    hours = [{"ok": 0, "failed": 0} for _ in range(24)]
+    for r in runs:
+        slot = min(23, int((r[0] - day) // 3600))
+        hours[slot]["ok" if r[1] == "ok" else "failed"] += 1
+    reviews = [r[2] for r in runs if r[3] == "code-review" and r[1] == "ok"]
+    failures = s.execute(
+        select(Run.id, Run.flow, Run.repository, Run.error_kind, Run.error, Run.started_at)
+        .where(Run.status != "ok")
+        .order_by(Run.started_at.desc())
+        .limit(10)
+    ).all()
+    return {
+        "queue": states,
+        "hours": hours,
+        "runs_24h": len(runs),
+        "failed_24h": sum(1 for r in runs if r[1] != "ok"),
+        "review_p50_ms": _percentile(reviews, 0.5),
+        "review_p95_ms": _percentile(reviews, 0.95),
+        "tokens_24h": sum(r[4] or 0 for r in runs),
+        "failures": failures,
+    }
+
+
+def deliveries(s: Session, f: DeliveryFilter, now: float | None = None) -> list[Any]:
+    q = select(Delivery.id, Delivery.event, Delivery.action, Delivery.repository,
+               Delivery.status, Delivery.note, Delivery.received_at)  # fmt: skip
+    if f.event:
+        q = q.where(Delivery.event == f.event)
+    if f.repository:
+        q = q.where(func.lower(Delivery.repository) == f.repository.lower())
+    if f.status:
+        q = q.where(Delivery.status == f.status)
+    if f.since_hours:
+        q = q.where(Delivery.received_at >= (now or time.time()) - f.since_hours * 3600)
+    q = q.order_by(Delivery.received_at.desc()).offset((f.page - 1) * PAGE).limit(PAGE + 1)
+    return list(s.execute(q).all())
+
+
+def delivery(s: Session, delivery_id: str, page: int = 1) -> dict[str, Any] | None:
+    row = s.execute(
+        select(Delivery.id, Delivery.event, Delivery.action, Delivery.repository,
+               Delivery.installation_id, Delivery.status, Delivery.note, Delivery.received_at,
+               func.length(Delivery.body))
+        .where(Delivery.id == delivery_id)
+    ).first()  # fmt: skip
+    if row is None:
+        return None
+    size = row[8] or 0
+    if size <= PRETTY_MAX:
+        raw = s.scalar(select(Delivery.body).where(Delivery.id == delivery_id)) or b""
+        text = raw.decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):  # a malformed delivery: shown as it came
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        pages = 1
+    else:
+        pages = -(-size // PAYLOAD_PAGE)
+        page = min(max(1, page), pages)
+        start = (page - 1) * PAYLOAD_PAGE + 1
+        chunk = s.scalar(
+            select(func.substr(Delivery.body, start, PAYLOAD_PAGE)).where(
+                Delivery.id == delivery_id
+            )
+        )
+        text = bytes(chunk or b"").decode("utf-8", "replace")
+    jobs = s.execute(
+        select(Job.id, Job.flow, Job.state, Job.attempts, Job.last_error)
+        .where(Job.delivery_id == delivery_id)
+        .order_by(Job.id)
+    ).all()
+    return {"d": row, "size": size, "payload": text, "page": page, "pages": pages, "jobs": jobs}
+
+
+def job(s: Session, job_id: int) -> dict[str, Any] | None:
+    j = s.get(Job, job_id)
+    if j is None:
+        return None
+    runs = s.execute(
+        select(Run.id, Run.status, Run.error_kind, Run.error, Run.started_at, Run.duration_ms)
+        .where(Run.job_id == job_id)
+        .order_by(Run.started_at.desc())
+    ).all()
+    return {"j": j, "runs": runs}
+
+
+def run(s: Session, run_id: str) -> dict[str, Any] | None:
+    r = s.get(Run, run_id)
+    if r is None:
+        return None
+    try:
+        report = json.loads(r.report)
+    except ValueError:
+        report = {}
+    return {"r": r, "report": report if isinstance(report, dict) else {}}

@@ -1,0 +1,117 @@
+"""The console in a real browser (Playwright driving Debian's chromium): sign
+in, follow a failed run from its delivery, read its logs, retry it and see it
+succeed; hostile content never runs; refused without a session or CSRF."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+import uuid
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from flows.db.migrate import upgrade
+from flows.project.config import load_config
+from flows.server.http import create_app
+from flows.server.service import Service
+from tests.conftest import COMPONENTS, configure
+from tests.fakes.github import load_fixture
+from tests.server.console.test_pages import ADMIN, HOSTILE, SECRET, failed_job
+
+pytestmark = pytest.mark.slow
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture
+def served(tmp_path, fake_github):
+    """A real server (no worker yet) and its service."""
+    cfg = configure(load_config(COMPONENTS / "app.yaml"), fake_github)
+    cfg.database.url = f"sqlite:///{tmp_path}/flows.db"
+    cfg.github.webhook_secret = SecretStr(SECRET)
+    cfg.github.credentials_file = tmp_path / "none.json"
+    cfg.console.enabled = True
+    cfg.console.admin_token = SecretStr(ADMIN)
+    svc = Service(cfg)
+    upgrade(svc.engine)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    srv = uvicorn.Server(uvicorn.Config(create_app(svc), host="127.0.0.1", port=port,
+                                        log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 10
+    while not srv.started and time.time() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", svc
+    svc.stop_workers()
+    srv.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def browser():
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: `apt-get install chromium` (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def test_follow_a_failed_run_read_its_logs_retry_it(served, browser, fake_github):
+    base, service = served
+    payload = load_fixture("pull_request.opened.json")
+    fake_github.add_repo_from_event(payload)
+    payload["pull_request"]["title"] = HOSTILE
+    delivery = str(uuid.uuid4())
+    out = service.ingest.accept(delivery, "pull_request", json.dumps(payload).encode())
+    assert out.status_code == 202, out.body
+    job_id, run_id = failed_job(service, delivery)
+    service.start_workers(1)  # the retry below is run for real
+
+    page = browser.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(base + "/")
+    assert "/console/sign-in" in page.url
+    page.fill("input[name=token]", ADMIN)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_selector("h1:has-text('Overview')")
+
+    page.click("text=Deliveries")
+    page.click(f"a:has-text('{delivery}')")  # 1: the delivery
+    page.click(f"a[href='/jobs/{job_id}']")  # 2: its job
+    page.click(f"a:has-text('{run_id}')")  # 3: the failed run
+    assert page.inner_text("#error").strip() == "GitHub answered 502"
+    logs = page.inner_text("table >> nth=0")
+    assert HOSTILE in logs  # shown as text, not as markup
+    assert page.eval_on_selector_all("img[src=x], script:not([src])", "els => els.length") == 0
+
+    page.click(f"a[href='/jobs/{job_id}']")
+    page.click("button:has-text('Retry')")
+    assert "queued again" in page.inner_text("#message")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        page.goto(f"{base}/jobs/{job_id}")
+        if page.inner_text("#state") == "done":
+            break
+        time.sleep(0.5)
+    assert page.inner_text("#state") == "done"
+    assert page.locator("td.status-ok").count() == 1  # the new run, beside the failed one
+    assert dialogs == []  # nothing hostile ever ran
+
+    # refused: without CSRF (a request that carries the session), without a session
+    r = page.context.request.post(f"{base}/jobs/{job_id}/retry", form={"csrf": "forged"})
+    assert r.status == 403 and "CSRF" in r.text()
+    anon = browser.new_context()
+    r = anon.request.post(f"{base}/jobs/{job_id}/retry", max_redirects=0)
+    assert r.status == 303 and r.headers["location"].startswith("/console/sign-in")
+    anon.close()
