@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from flows.capabilities.memory.knowledge import KnowledgeStore
+from flows.capabilities.memory.store import MemoryStore
 from flows.db.models import Delivery, Installation, Job
 
 RETRYABLE = ("failed", "dead", "superseded")
@@ -36,6 +38,7 @@ def retry(s: Session, job_id: int, who: str, now: float | None = None) -> Outcom
         .execution_options(synchronize_session=False)
     )  # fmt: skip
     if res.rowcount != 1:
+        state = s.scalar(select(Job.state).where(Job.id == job_id))  # as the winner left it
         return Outcome(False, f"job {job_id} is {state}: only a failed, dead or superseded "
                        "job can be retried (someone may have retried it already)")  # fmt: skip
     return Outcome(True, f"job {job_id} queued again")
@@ -54,6 +57,7 @@ def cancel(s: Session, job_id: int, who: str, now: float | None = None) -> Outco
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
+        state = s.scalar(select(Job.state).where(Job.id == job_id))
         return Outcome(False, f"job {job_id} is {state}: only a queued job can be cancelled")
     return Outcome(True, f"job {job_id} cancelled")
 
@@ -80,3 +84,26 @@ def redeliver(s: Session, delivery_id: str, who: str, now: float | None = None) 
     if res.rowcount == 0:
         return Outcome(False, f"delivery {delivery_id} has no finished job to run again")
     return Outcome(True, f"delivery {delivery_id}: {res.rowcount} job(s) queued again")
+
+
+def forget(memory: MemoryStore, knowledge: KnowledgeStore, repo: str, form: dict) -> Outcome:
+    """What `flows memory forget` does, for one form: `what` is finding
+    (with `fingerprint`), knowledge (`id`), key (`thread`, `key`) or everything."""
+    what = str(form.get("what") or "")
+    try:
+        if what == "finding" and form.get("fingerprint"):
+            n = knowledge.forget(repo, finding=str(form["fingerprint"]))
+        elif what == "knowledge" and form.get("id"):
+            n = knowledge.forget(repo, knowledge_id=int(str(form["id"])))
+        elif what == "key" and form.get("key"):
+            n = memory.forget(repo, int(str(form.get("thread") or 0)), str(form["key"]))
+        elif what == "everything":
+            n = memory.forget(repo) + knowledge.forget(repo, everything=True)
+        else:
+            return Outcome(False, "say what to forget: what=finding&fingerprint=..., "
+                           "knowledge&id=N, key&thread=N&key=K, or everything")  # fmt: skip
+    except ValueError:
+        return Outcome(False, "id and thread are numbers")
+    if n == 0:
+        return Outcome(False, f"{repo}: nothing of that is remembered (already forgotten?)")
+    return Outcome(True, f"{repo}: forgot {n} item(s)")

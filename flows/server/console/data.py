@@ -11,7 +11,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from flows.db.models import Delivery, Job, Run
+from flows.db.models import Delivery, Installation, Job, Repository, Run
+from flows.project.config import AppConfig
+from flows.project.manifest import load_manifest, settings_problems
 
 PAGE = 50
 PAYLOAD_PAGE = 64 * 1024  # bytes of a raw body shown at once
@@ -161,3 +163,31 @@ def run(s: Session, run_id: str) -> dict[str, Any] | None:
     except ValueError:
         report = {}
     return {"r": r, "report": report if isinstance(report, dict) else {}}
+
+
+def installations(s: Session) -> list[tuple[Any, list[Any]]]:
+    """Each installation with the repositories it reaches (removed ones last)."""
+    insts = list(s.scalars(select(Installation).order_by(Installation.account)))
+    repos = s.scalars(select(Repository).order_by(Repository.removed, Repository.full_name))
+    by_inst: dict[int, list[Any]] = {}
+    for r in repos:
+        by_inst.setdefault(r.installation_id, []).append(r)
+    return [(i, by_inst.get(i.id, [])) for i in insts]
+
+
+def flows(s: Session, cfg: AppConfig) -> list[dict[str, Any]]:
+    """Each flow as app.yaml sets it up, with its schema and latest runs."""
+    out = []
+    for name, flow in cfg.flows.items():
+        manifest = load_manifest(flow.function)
+        schema = manifest.settings_schema if manifest else None
+        recent = s.execute(
+            select(Run.id, Run.status, Run.error_kind, Run.repository, Run.started_at)
+            .where(Run.flow == name)
+            .order_by(Run.started_at.desc())
+            .limit(10)
+        ).all()
+        out.append({"name": name, "flow": flow, "schema": schema, "runs": recent,
+                    "problems": settings_problems(flow.settings, schema, f"flows.{name}.settings")
+                    if schema else []})  # fmt: skip
+    return out

@@ -82,59 +82,92 @@ def console_router(service: Service) -> APIRouter:
     def missing(op: Operator, what: str) -> Response:
         return render("message.html", 404, op, title="Not found", message=f"no {what}")
 
-    @router.get("/", response_class=HTMLResponse)
-    def overview(request: Request) -> Response:
+    def tx(fn, *args):  # type: ignore[no-untyped-def]
+        """`fn(session, *args)` in a transaction of its own."""
+        with transaction(factory) as s:
+            return fn(s, *args)
+
+    def show(request: Request, template: str, load, what: str = "") -> Response:  # type: ignore[no-untyped-def]
+        """A page behind the gate: `load()` gives its values (None: 404 for `what`)."""
         op = gate(request)
         if not isinstance(op, Operator):
             return op
-        with transaction(factory) as s:
-            view = data.overview(s)
-        peak = max([h["ok"] + h["failed"] for h in view["hours"]] + [1])
-        return render("overview.html", op=op, v=view, peak=peak)
+        values = load()
+        if values is None:
+            return missing(op, what)
+        return render(template, op=op, **values)
+
+    @router.get("/", response_class=HTMLResponse)
+    def overview(request: Request) -> Response:
+        def load():  # type: ignore[no-untyped-def]
+            view = tx(data.overview)
+            return {"v": view, "peak": max([h["ok"] + h["failed"] for h in view["hours"]] + [1])}
+
+        return show(request, "overview.html", load)
 
     @router.get("/deliveries", response_class=HTMLResponse)
     def deliveries(request: Request) -> Response:
-        op = gate(request)
-        if not isinstance(op, Operator):
-            return op
         try:
             f = data.DeliveryFilter.parse(dict(request.query_params))
         except data.BadFilter as e:
+            op = gate(request)
+            if not isinstance(op, Operator):
+                return op
             return render("message.html", 400, op, title="Bad filter", message=str(e))
-        with transaction(factory) as s:
-            rows = data.deliveries(s, f)
-        more = len(rows) > data.PAGE
-        return render("deliveries.html", op=op, rows=rows[: data.PAGE], f=f, more=more,
-                    statuses=data.DELIVERY_STATUSES)  # fmt: skip
+
+        def load():  # type: ignore[no-untyped-def]
+            rows = tx(data.deliveries, f)
+            return {"rows": rows[: data.PAGE], "f": f, "more": len(rows) > data.PAGE,
+                    "statuses": data.DELIVERY_STATUSES}  # fmt: skip
+
+        return show(request, "deliveries.html", load)
+
+    def one(key: str, found):  # type: ignore[no-untyped-def]
+        return None if found is None else {key: found}
 
     @router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
     def delivery(request: Request, delivery_id: str, page: int = 1) -> Response:
-        op = gate(request)
-        if not isinstance(op, Operator):
-            return op
-        with transaction(factory) as s:
-            view = data.delivery(s, delivery_id, page)
-        if view is None:
-            return missing(op, f"delivery {delivery_id}")
-        return render("delivery.html", op=op, v=view)
+        load = lambda: one("v", tx(data.delivery, delivery_id, page))  # noqa: E731
+        return show(request, "delivery.html", load, f"delivery {delivery_id}")
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
     def job(request: Request, job_id: int) -> Response:
-        op = gate(request)
-        if not isinstance(op, Operator):
-            return op
-        with transaction(factory) as s:
-            view = data.job(s, job_id)
-        return missing(op, f"job {job_id}") if view is None else render("job.html", op=op, v=view)
+        return show(request, "job.html", lambda: one("v", tx(data.job, job_id)), f"job {job_id}")
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(request: Request, run_id: str) -> Response:
-        op = gate(request)
-        if not isinstance(op, Operator):
-            return op
-        with transaction(factory) as s:
-            view = data.run(s, run_id)
-        return missing(op, f"run {run_id}") if view is None else render("run.html", op=op, v=view)
+        return show(request, "run.html", lambda: one("v", tx(data.run, run_id)), f"run {run_id}")
+
+    @router.get("/installations", response_class=HTMLResponse)
+    def installations(request: Request) -> Response:
+        return show(request, "installations.html", lambda: {"rows": tx(data.installations)})
+
+    @router.get("/flows", response_class=HTMLResponse)
+    def flows(request: Request) -> Response:
+        return show(request, "flows.html", lambda: {"rows": tx(data.flows, service.cfg)})
+
+    knowledge = service.capabilities.knowledge_store()
+
+    @router.get("/repos/{owner}/{name}", response_class=HTMLResponse)
+    def repository(request: Request, owner: str, name: str) -> Response:
+        repo = f"{owner}/{name}"
+
+        def load():  # type: ignore[no-untyped-def]
+            items, found = service.memory.items(repo), knowledge.findings(repo)
+            return {"repo": repo, "items": items, "findings": found,
+                    "entries": knowledge.entries(repo)}  # fmt: skip
+
+        return show(request, "repository.html", load)
+
+    @router.post("/repos/{owner}/{name}/forget")
+    async def forget(request: Request, owner: str, name: str) -> Response:
+        repo = f"{owner}/{name}"
+        form = await request.form()
+
+        back = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
+        return await act(
+            request, back, lambda w: actions.forget(service.memory, knowledge, repo, dict(form))
+        )
 
     async def act(request: Request, back: str, do) -> Response:  # type: ignore[no-untyped-def]
         op = gate(request)
@@ -145,24 +178,23 @@ def console_router(service: Service) -> APIRouter:
         if not access.csrf_ok(op, given):
             why = "this form has no valid CSRF token: reload the page and try again"
             return render("message.html", 403, op, title="Refused", message=why)
-        with transaction(factory) as s:
-            outcome = do(s, op.who)
+        outcome = do(op.who)
         status = 200 if outcome.ok else 409
         return render("message.html", status, op, title="Done" if outcome.ok else "Not done",
                     message=outcome.message, back=back)  # fmt: skip
 
     @router.post("/jobs/{job_id}/retry")
     async def retry(request: Request, job_id: int) -> Response:
-        return await act(request, f"/jobs/{job_id}", lambda s, w: actions.retry(s, job_id, w))
+        return await act(request, f"/jobs/{job_id}", lambda w: tx(actions.retry, job_id, w))
 
     @router.post("/jobs/{job_id}/cancel")
     async def cancel(request: Request, job_id: int) -> Response:
-        return await act(request, f"/jobs/{job_id}", lambda s, w: actions.cancel(s, job_id, w))
+        return await act(request, f"/jobs/{job_id}", lambda w: tx(actions.cancel, job_id, w))
 
     @router.post("/deliveries/{delivery_id}/redeliver")
     async def redeliver(request: Request, delivery_id: str) -> Response:
         back = f"/deliveries/{quote(delivery_id, safe='')}"
-        return await act(request, back, lambda s, w: actions.redeliver(s, delivery_id, w))
+        return await act(request, back, lambda w: tx(actions.redeliver, delivery_id, w))
 
     @router.get("/console/sign-in", response_class=HTMLResponse)
     def sign_in_form(next: str = "/") -> Response:

@@ -21,7 +21,7 @@ from flows.server.http import create_app
 from flows.server.service import Service
 from tests.conftest import COMPONENTS, configure
 from tests.fakes.github import load_fixture
-from tests.server.console.test_pages import ADMIN, HOSTILE, SECRET, failed_job
+from tests.server.console.test_pages import ADMIN, HOSTILE, SECRET, failed_job, remember
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -107,6 +107,17 @@ def test_follow_a_failed_run_read_its_logs_retry_it(served, browser, fake_github
     assert page.inner_text("#state") == "done"
     assert page.locator("td.status-ok").count() == 1  # the new run, beside the failed one
     assert dialogs == []  # nothing hostile ever ran
+
+    # forget a dismissed finding
+    repo, _ = remember(service)
+    page.goto(f"{base}/repos/{repo}")
+    assert "dismissed" in page.inner_text("#findings")
+    page.click("#findings button:has-text('Forget')")
+    assert "forgot 1 item(s)" in page.inner_text("#message")
+    page.goto(f"{base}/repos/{repo}")
+    assert "dismissed" not in page.inner_text("#findings")
+    assert service.capabilities.knowledge_store().findings(repo) == []
+    assert dialogs == []
 
     # refused: without CSRF (a request that carries the session), without a session
     r = page.context.request.post(f"{base}/jobs/{job_id}/retry", form={"csrf": "forged"})

@@ -14,6 +14,8 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from flows.capabilities.memory.knowledge import FindingIn
+from flows.capabilities.memory.store import Tenant
 from flows.db import sessions, transaction
 from flows.db.migrate import upgrade
 from flows.db.models import Delivery, Installation, Job, Run
@@ -276,3 +278,52 @@ def test_two_operators_retrying_at_once_one_wins(service):
     assert sorted(r.ok for r in results) == [False, True]
     (lost,) = [r for r in results if not r.ok]
     assert "is queued" in lost.message and "already" in lost.message
+
+
+def remember(service, repo="octo/app") -> tuple[str, int]:
+    """A dismissed finding, a convention and a key, as the code-review flow leaves them."""
+    t = Tenant.of(1, repo)
+    knowledge = service.capabilities.knowledge_store()
+    knowledge.record_findings(t, 7, [FindingIn("fp-1", "sql-injection", "app/db.py", "query",
+                                               HOSTILE, "high")])  # fmt: skip
+    assert knowledge.set_status(t, "dismissed", "not user input (said by @ana)", "fp-1") == 1
+    kid = knowledge.add(t, "convention", "@ana", "we use parameterised queries", ["app/db.py"])
+    service.memory.put(t, 7, "review-state", "{}")
+    return repo, kid
+
+
+def test_repository_memory_shown_and_forgotten(client, service):
+    csrf = signed_in(client)
+    repo, kid = remember(service)
+    page = client.get(f"/repos/{repo}")
+    assert page.status_code == 200 and "<script>alert" not in page.text
+    assert "dismissed" in page.text and "not user input (said by @ana)" in page.text
+    assert "we use parameterised queries" in page.text and "review-state" in page.text
+    gone = client.post(f"/repos/{repo}/forget",
+                       data={"csrf": csrf, "what": "finding", "fingerprint": "fp-1"})  # fmt: skip
+    assert gone.status_code == 200 and "forgot 1 item(s)" in gone.text
+    assert service.capabilities.knowledge_store().findings(repo) == []
+    again = client.post(f"/repos/{repo}/forget",
+                        data={"csrf": csrf, "what": "finding", "fingerprint": "fp-1"})  # fmt: skip
+    assert again.status_code == 409 and "already forgotten" in again.text
+    bad = client.post(f"/repos/{repo}/forget", data={"csrf": csrf, "what": "knowledge", "id": "x"})
+    assert bad.status_code == 409 and "numbers" in bad.text
+    no_csrf = client.post(f"/repos/{repo}/forget", data={"what": "everything"})
+    assert no_csrf.status_code == 403
+    rest = client.post(f"/repos/{repo}/forget", data={"csrf": csrf, "what": "everything"})
+    assert rest.status_code == 200 and "forgot 2 item(s)" in rest.text
+    assert service.memory.items(repo) == [] and kid not in [
+        k.id for k in service.capabilities.knowledge_store().entries(repo)
+    ]
+    assert "parameterised" not in client.get(f"/repos/{repo}").text
+
+
+def test_flows_and_installations_pages(client, service):
+    signed_in(client)
+    deliver(client, load_fixture("pull_request.opened.json"))
+    flows = client.get("/flows")
+    assert flows.status_code == 200
+    assert "probe" in flows.text and "pull_request (opened, synchronize)" in flows.text
+    assert "alpha, beta" in flows.text and "5 s, 128 MB" in flows.text
+    insts = client.get("/installations")
+    assert insts.status_code == 200
