@@ -185,6 +185,8 @@ class ConsoleConfig(_Model):
     enabled: bool = False
     # signs in a browser at /console/sign-in, or as `Authorization: Bearer` for scripts
     admin_token: SecretStr | None = None
+    # GitHub logins that may sign in with GitHub (the App's OAuth client from /setup)
+    admins: list[str] = []
     # signs session cookies; default: a random one per process (sessions end on restart)
     session_secret: SecretStr | None = None
     session_hours: float = Field(12.0, gt=0, le=24 * 30)
@@ -298,8 +300,9 @@ def _check_references(cfg: AppConfig) -> list[str]:
                     f"{', '.join(builtin_integrations())})"
                 )
         problems += _check_manifest(name, flow)
-    if cfg.console.enabled and cfg.console.admin_token is None:
-        problems.append("console.enabled: the console needs console.admin_token to let anyone in")
+    if cfg.console.enabled and cfg.console.admin_token is None and not cfg.console.admins:
+        problems.append("console.enabled: the console needs console.admin_token or "
+                        "console.admins (sign-in with GitHub) to let anyone in")  # fmt: skip
     return problems
 
 

@@ -52,6 +52,8 @@ def manifest(name: str, base_url: str) -> dict[str, Any]:
         "url": base_url,
         "hook_attributes": {"url": f"{base_url}/webhooks/github", "active": True},
         "redirect_url": f"{base_url}/setup/callback",
+        # where GitHub sends a console sign-in back (flows.server.console.oauth)
+        "callback_urls": [f"{base_url}/console/oauth/callback"],
         "public": False,
         "default_permissions": PERMISSIONS,
         "default_events": EVENTS,

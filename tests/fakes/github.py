@@ -101,6 +101,11 @@ class FakeGitHub:
         self.held: list[str] = []  # paths of requests being delayed (or that were)
         self.app: FakeApp | None = None
         self.manifest_codes: dict[str, dict[str, Any]] = {}
+        # OAuth (sign-in with GitHub): the App's client, who approves at
+        # /login/oauth/authorize (None: the user declines), codes handed out
+        self.oauth_client: tuple[str, str] | None = None  # (client_id, client_secret)
+        self.oauth_user: str | None = None
+        self._oauth_codes: dict[str, tuple[str, str]] = {}  # code -> (login, client_id)
         # token -> (login, type): who a write appears to be from
         self.identities: dict[str, tuple[str, str]] = {}
         if token:
@@ -291,6 +296,8 @@ class FakeGitHub:
                 self.requests[-1]["injected"] = True
                 body = {"message": message or f"injected {status}", "documentation_url": DOCS}
                 return status, body, extra
+            if path.startswith("/login/oauth/"):
+                return self._oauth(method, path, query, body)
             if path.startswith("/app-manifests/"):
                 return self._manifest(method, path)
             if path.startswith("/app"):
@@ -344,6 +351,33 @@ class FakeGitHub:
             self.minted.append(token)
             at = dt.datetime.fromtimestamp(expires, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             return 201, {"token": token, "expires_at": at, "permissions": {}}, {}
+        return self._not_found()
+
+    def _oauth(self, method: str, path: str, query: dict, body: Any):
+        """GitHub's web flow: authorize redirects back with a code (as if the
+        user approved), access_token trades it for a user token (JSON)."""
+        client = self.oauth_client
+        if path == "/login/oauth/authorize" and method == "GET":
+            target = query.get("redirect_uri", "")
+            if client is None or query.get("client_id") != client[0] or not target:
+                return 404, {"message": "Not Found"}, {}
+            if self.oauth_user is None:
+                args = {"error": "access_denied", "state": query.get("state", "")}
+            else:
+                code = secrets.token_hex(10)
+                self._oauth_codes[code] = (self.oauth_user, client[0])
+                args = {"code": code, "state": query.get("state", "")}
+            return 302, None, {"Location": f"{target}?{urllib.parse.urlencode(args)}"}
+        if path == "/login/oauth/access_token" and method == "POST":
+            body = body or {}
+            hit = self._oauth_codes.pop(str(body.get("code")), None)
+            ok = client is not None and (body.get("client_id"), body.get("client_secret")) == client
+            if hit is None or not ok or hit[1] != client[0]:
+                why = "The code passed is incorrect or expired."
+                return 200, {"error": "bad_verification_code", "error_description": why}, {}
+            token = "ghu_" + secrets.token_hex(18)
+            self.identities[token] = (hit[0], "User")
+            return 200, {"access_token": token, "token_type": "bearer", "scope": ""}, {}
         return self._not_found()
 
     def _manifest(self, method: str, path: str):

@@ -45,28 +45,44 @@ class Access:
         want = self.cfg.admin_token.get_secret_value() if self.cfg.admin_token else ""
         return bool(want) and hmac.compare_digest(token.encode(), want.encode())
 
+    def sign(self, body: dict, seconds: float) -> str:
+        """`body` with an expiry, signed: base64(JSON) + "." + HMAC."""
+        data = base64.urlsafe_b64encode(
+            json.dumps({**body, "exp": self.clock() + seconds}).encode()
+        )
+        return f"{data.decode()}.{self._mac(data)}"
+
+    def unsign(self, value: str | None) -> dict | None:
+        """What `sign` made, if the signature holds and it has not expired."""
+        if not value or "." not in value:
+            return None
+        data, mac = value.rsplit(".", 1)
+        if not hmac.compare_digest(mac, self._mac(data.encode())):
+            return None
+        try:
+            body = json.loads(base64.urlsafe_b64decode(data.encode()))
+            fresh = float(body["exp"]) > self.clock()
+        except (ValueError, KeyError, TypeError):
+            return None
+        return body if fresh and isinstance(body, dict) else None
+
     def new_session(self, who: str) -> str:
         """A cookie value for `who`, valid for console.session_hours."""
-        body = {"who": who, "exp": self.clock() + self.cfg.session_hours * 3600,
-                "sid": secrets.token_hex(16)}  # fmt: skip
-        data = base64.urlsafe_b64encode(json.dumps(body).encode())
-        return f"{data.decode()}.{self._mac(data)}"
+        body = {"who": who, "sid": secrets.token_hex(16)}
+        return self.sign(body, self.cfg.session_hours * 3600)
+
+    def admin_login(self, login: str) -> bool:
+        """Whether this GitHub login is in console.admins."""
+        return login.lower() in {a.lower().lstrip("@") for a in self.cfg.admins}
 
     def operator(self, cookie: str | None, authorization: str | None) -> Operator | None:
         """Who this request is, or None."""
         if authorization and authorization.lower().startswith("bearer "):
             return Operator("admin token", "", False) if self.token_ok(authorization[7:]) else None
-        if not cookie or "." not in cookie:
+        body = self.unsign(cookie)
+        if body is None or not isinstance(body.get("who"), str) or "sid" not in body:
             return None
-        data, mac = cookie.rsplit(".", 1)
-        if not hmac.compare_digest(mac, self._mac(data.encode())):
-            return None
-        try:
-            body = json.loads(base64.urlsafe_b64decode(data.encode()))
-            who, exp, sid = str(body["who"]), float(body["exp"]), str(body["sid"])
-        except (ValueError, KeyError, TypeError):
-            return None
-        return Operator(who, sid, True) if exp > self.clock() else None
+        return Operator(body["who"], str(body["sid"]), True)
 
     def csrf(self, op: Operator) -> str:
         return self._mac(f"csrf:{op.sid}".encode())

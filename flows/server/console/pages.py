@@ -3,7 +3,9 @@ value redacted) and the POST actions behind a session and its CSRF token."""
 
 from __future__ import annotations
 
+import hmac
 import re
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -14,11 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from flows.db import sessions, transaction
-from flows.server.console import actions, data
+from flows.server.console import actions, data, oauth
 from flows.server.console.access import COOKIE, Access, Operator
 from flows.server.service import Service
 
 TEMPLATES = Path(__file__).parent / "templates"
+OAUTH_COOKIE = "flows_oauth"  # the sign-in with GitHub under way: its state and next page
 
 
 def _environment(service: Service) -> jinja2.Environment:
@@ -200,7 +203,7 @@ def console_router(service: Service) -> APIRouter:
     def sign_in_form(next: str = "/") -> Response:
         if not cfg.enabled:
             return render("off.html", 404)
-        return render("sign_in.html", next=_local(next), error="")
+        return render("sign_in.html", next=_local(next), error="", github=bool(cfg.admins))
 
     @router.post("/console/sign-in")
     async def sign_in(request: Request) -> Response:
@@ -209,11 +212,63 @@ def console_router(service: Service) -> APIRouter:
         form = await request.form()
         nxt = _local(str(form.get("next") or "/"))
         if not access.token_ok(str(form.get("token") or "")):
-            return render("sign_in.html", 401, next=nxt, error="that is not the admin token")
+            why = "that is not the admin token"
+            return render("sign_in.html", 401, next=nxt, error=why, github=bool(cfg.admins))
         resp = RedirectResponse(nxt, status_code=303)
         resp.set_cookie(COOKIE, access.new_session("admin"), max_age=int(cfg.session_hours * 3600),
                         httponly=True, samesite="strict", secure=request.url.scheme == "https",
                         path="/")  # fmt: skip
+        return resp
+
+    @router.get("/console/sign-in/github")
+    def sign_in_github(request: Request, next: str = "/") -> Response:
+        if not cfg.enabled:
+            return render("off.html", 404)
+        app = service.capabilities.app
+        if not cfg.admins or app is None or not app.client_id or not app.client_secret:
+            why = ("sign-in with GitHub needs console.admins and the App's OAuth client id and "
+                   "secret (register the App at /setup, which stores them)")  # fmt: skip
+            return render("message.html", 409, title="Not available", message=why)
+        nonce = secrets.token_hex(16)
+        public = service.cfg.server.public_url
+        callback = (f"{public.rstrip('/')}/console/oauth/callback" if public
+                    else str(request.url_for("oauth_callback")))  # fmt: skip
+        url = oauth.authorize_url(service.cfg.github, app.client_id, callback, nonce)
+        resp = RedirectResponse(url, status_code=303)
+        # Lax, not Strict: it must come back on GitHub's redirect to the callback
+        resp.set_cookie(OAUTH_COOKIE, access.sign({"n": nonce, "next": _local(next)}, 600),
+                        max_age=600, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https", path="/console/oauth")  # fmt: skip
+        return resp
+
+    @router.get("/console/oauth/callback", name="oauth_callback")
+    def oauth_callback(
+        request: Request, code: str = "", state: str = "", error: str = ""
+    ) -> Response:
+        if not cfg.enabled:
+            return render("off.html", 404)
+        started = access.unsign(request.cookies.get(OAUTH_COOKIE))
+        if started is None or not state or not hmac.compare_digest(state, str(started["n"])):
+            why = "this sign-in was not started here, or took over 10 minutes: start again"
+            return render("sign_in.html", 400, next="/", error=why, github=bool(cfg.admins))
+        if error or not code:
+            why = f"GitHub did not sign you in ({error or 'no code'})"
+            return render("sign_in.html", 401, next="/", error=why, github=bool(cfg.admins))
+        app = service.capabilities.app
+        try:
+            if app is None or not app.client_id or not app.client_secret:
+                raise oauth.SignInFailed("the App's OAuth client is no longer configured")
+            login = oauth.login_for_code(service.cfg.github, app.client_id, app.client_secret, code)
+        except oauth.SignInFailed as e:
+            return render("sign_in.html", 502, next="/", error=str(e), github=True)
+        if not access.admin_login(login):
+            why = f"@{login} is not in console.admins"
+            return render("sign_in.html", 403, next="/", error=why, github=True)
+        resp = RedirectResponse(str(started.get("next") or "/"), status_code=303)
+        resp.delete_cookie(OAUTH_COOKIE, path="/console/oauth")
+        resp.set_cookie(COOKIE, access.new_session(f"@{login}"),
+                        max_age=int(cfg.session_hours * 3600), httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")  # fmt: skip
         return resp
 
     @router.post("/console/sign-out")

@@ -150,6 +150,7 @@ def test_setup_registers_the_app_through_the_manifest_flow(setup_client, fake):
     )
     assert manifest["name"] == "my-flows"
     assert manifest["hook_attributes"]["url"] == "https://flows.example.com/webhooks/github"
+    assert manifest["callback_urls"] == ["https://flows.example.com/console/oauth/callback"]
     assert manifest["redirect_url"] == "https://flows.example.com/setup/callback"
     assert manifest["default_permissions"]["pull_requests"] == "write"
     assert "pull_request" in manifest["default_events"]

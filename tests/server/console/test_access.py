@@ -50,6 +50,7 @@ def test_short_admin_token_and_console_without_token_are_config_errors(tmp_path)
         ConsoleConfig(admin_token=SecretStr("short"))
     (tmp_path / "app.yaml").write_text("console:\n  enabled: true\n")
     with pytest.raises(
-        ConfigError, match=r"console\.enabled: the console needs console\.admin_token"
+        ConfigError,
+        match=r"console\.enabled: the console needs console\.admin_token or console\.admins",
     ):
         load_config(tmp_path / "app.yaml")

@@ -126,3 +126,22 @@ def test_follow_a_failed_run_read_its_logs_retry_it(served, browser, fake_github
     r = anon.request.post(f"{base}/jobs/{job_id}/retry", max_redirects=0)
     assert r.status == 303 and r.headers["location"].startswith("/console/sign-in")
     anon.close()
+
+
+def test_sign_in_with_github_in_the_browser(served, browser, fake_github):
+    from flows.capabilities.github.app import AppCredentials
+
+    base, service = served
+    client = ("Iv1.browser", "oauth-secret-" + "y" * 20)
+    service.cfg.console.admins = ["octo-admin"]
+    service.capabilities.app = AppCredentials(1, "unused", client_id=client[0],
+                                              client_secret=client[1])  # fmt: skip
+    fake_github.oauth_client, fake_github.oauth_user = client, "octo-admin"
+    page = browser.new_page()
+    page.goto(f"{base}/flows")
+    page.click("#github")  # -> GitHub's authorize (the fake approves) -> our callback
+    page.wait_for_selector("h1:has-text('Flows')")
+    assert page.url == f"{base}/flows" and "@octo-admin" in page.inner_text("header")
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["flows_session"]["httpOnly"] and cookies["flows_session"]["sameSite"] == "Strict"
+    assert "flows_oauth" not in cookies  # the sign-in's state is gone once used
