@@ -168,6 +168,10 @@ class WorkerPool:
             t.start()
             self._threads.append(t)
 
+    def alive(self) -> int:
+        """Worker threads running now."""
+        return sum(t.is_alive() for t in self._threads)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop claiming; wait for running jobs (a job cut off is reclaimed after its lease)."""
         self._stop.set()

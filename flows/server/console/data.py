@@ -81,8 +81,23 @@ def overview(s: Session, now: float | None = None) -> dict[str, Any]:
         .order_by(Run.started_at.desc())
         .limit(10)
     ).all()
+    days = [0] * 14  # model tokens per UTC day, oldest first, today last
+    today = int(now // 86400)
+    for started, tokens in s.execute(
+        select(Run.started_at, Run.prompt_tokens + Run.completion_tokens)
+        .where(Run.started_at >= (today - 13) * 86400)
+    ).all():  # fmt: skip
+        days[min(13, max(0, int(started // 86400) - (today - 13)))] += tokens or 0
+    holders = s.execute(
+        select(Job.leased_by, func.count())
+        .where(Job.state == "running", Job.lease_expires_at >= now)
+        .group_by(Job.leased_by)
+    ).all()
     return {
         "queue": states,
+        "tokens_by_day": days,
+        "token_peak": max([*days, 1]),
+        "holders": holders,
         "hours": hours,
         "runs_24h": len(runs),
         "failed_24h": sum(1 for r in runs if r[1] != "ok"),

@@ -104,7 +104,10 @@ def console_router(service: Service) -> APIRouter:
     def overview(request: Request) -> Response:
         def load():  # type: ignore[no-untyped-def]
             view = tx(data.overview)
-            return {"v": view, "peak": max([h["ok"] + h["failed"] for h in view["hours"]] + [1])}
+            pool = service.pool
+            return {"v": view, "peak": max([h["ok"] + h["failed"] for h in view["hours"]] + [1]),
+                    "threads": (pool.alive(), len(pool.workers)) if pool else (0, 0),
+                    "up_s": time.time() - service.started}  # fmt: skip
 
         return show(request, "overview.html", load)
 

@@ -327,3 +327,20 @@ def test_flows_and_installations_pages(client, service):
     assert "alpha, beta" in flows.text and "5 s, 128 MB" in flows.text
     insts = client.get("/installations")
     assert insts.status_code == 200
+
+
+def test_overview_counts_health_tokens_and_latency(client, service):
+    signed_in(client)
+    now = time.time()
+    with transaction(sessions(service.engine)) as s:
+        for i, (ms, tokens) in enumerate([(1000.0, 100), (3000.0, 200), (9000.0, 300)]):
+            s.add(Run(id=f"r{i}", flow="code-review", status="ok", started_at=now - 60,
+                      duration_ms=ms, prompt_tokens=tokens, completion_tokens=0,
+                      report="{}"))  # fmt: skip
+        s.add(Run(id="old", flow="code-review", status="ok", started_at=now - 3 * 86400,
+                  duration_ms=5.0, prompt_tokens=50, completion_tokens=0, report="{}"))  # fmt: skip
+    page = client.get("/")
+    assert "database ok" in page.text and "worker threads here 0 of 0" in page.text
+    assert "3 runs, 0 failed" in page.text and "model tokens 600" in page.text
+    assert "p50 3000 ms" in page.text and "p95 9000 ms" in page.text
+    assert "<title>600 tokens</title>" in page.text and "<title>50 tokens</title>" in page.text
