@@ -55,6 +55,7 @@ def installed(tmp_path_factory) -> Path:
         "flows/guest/diff.py",
         "flows/guest_dev/flows_dev.py",
         "flows/guest_dev/dev.wit",
+        "flows/server/console/templates/base.html",
     ):
         assert inside in names, f"the wheel lacks {inside}"
     venv = tmp / "venv"
