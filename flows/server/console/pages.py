@@ -41,17 +41,18 @@ def _environment(service: Service) -> jinja2.Environment:
         "" if t is None else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t))
     )
     env.filters["q"] = lambda v: quote(str(v), safe="")
-    env.filters["github_link"] = github_link
+    web = service.cfg.github.web_url
+    env.filters["github_link"] = lambda path: github_link(path, web)
     return env
 
 
 _THREAD = re.compile(r"/repos/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/(?:issues|pulls)/(\d+)(?:/|$)")
 
 
-def github_link(path: str) -> str:
-    """The pull request or issue a write went to, on github.com ("" if none)."""
+def github_link(path: str, web_url: str = "https://github.com") -> str:
+    """The pull request or issue a write went to, on GitHub's web ("" if none)."""
     m = _THREAD.match(path)
-    return f"https://github.com/{m.group(1)}/pull/{m.group(2)}" if m else ""
+    return f"{web_url.rstrip('/')}/{m.group(1)}/pull/{m.group(2)}" if m else ""
 
 
 def console_router(service: Service) -> APIRouter:

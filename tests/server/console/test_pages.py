@@ -21,6 +21,7 @@ from flows.db.migrate import upgrade
 from flows.db.models import Delivery, Installation, Job, Run
 from flows.project.config import load_config
 from flows.server.console import actions
+from flows.server.console.pages import github_link
 from flows.server.http import create_app
 from flows.server.ingest import sign
 from flows.server.service import Service
@@ -132,7 +133,7 @@ def test_why_no_comment_in_three_clicks_then_retry(client, service):
     assert run_id in overview.text and "GitHub answered 502" in overview.text
     run = client.get(f"/runs/{run_id}")
     assert run.status_code == 200 and "812.5" in run.text and "120 / 30" in run.text
-    assert "https://github.com/o/r/pull/2" in run.text
+    assert f"{service.cfg.github.web_url}/o/r/pull/2" in run.text  # github.com, or the GHES host
     page = client.get(f"/jobs/{job_id}")
     assert "failed" in page.text and run_id in page.text
     assert f"/deliveries/{delivery}" in client.get("/deliveries").text
@@ -344,3 +345,11 @@ def test_overview_counts_health_tokens_and_latency(client, service):
     assert "3 runs, 0 failed" in page.text and "model tokens 600" in page.text
     assert "p50 3000 ms" in page.text and "p95 9000 ms" in page.text
     assert "<title>600 tokens</title>" in page.text and "<title>50 tokens</title>" in page.text
+
+
+def test_links_to_github_follow_its_web_address():
+    assert github_link("/repos/o/r/pulls/3/reviews", "https://ghe.example.com/") == (
+        "https://ghe.example.com/o/r/pull/3"
+    )
+    assert github_link("/repos/o/r/issues/9/labels") == "https://github.com/o/r/pull/9"
+    assert github_link("/repos/o/r/check-runs") == ""
