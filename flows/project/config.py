@@ -300,9 +300,6 @@ def _check_references(cfg: AppConfig) -> list[str]:
                     f"{', '.join(builtin_integrations())})"
                 )
         problems += _check_manifest(name, flow)
-    if cfg.console.enabled and cfg.console.admin_token is None and not cfg.console.admins:
-        problems.append("console.enabled: the console needs console.admin_token or "
-                        "console.admins (sign-in with GitHub) to let anyone in")  # fmt: skip
     return problems
 
 

@@ -106,6 +106,9 @@ class FakeGitHub:
         self.oauth_client: tuple[str, str] | None = None  # (client_id, client_secret)
         self.oauth_user: str | None = None
         self._oauth_codes: dict[str, tuple[str, str]] = {}  # code -> (login, client_id)
+        # what a user token sees: the App's installations it can reach, org roles
+        self.user_installations: dict[str, list[dict[str, Any]]] = {}  # login -> installations
+        self.org_roles: dict[tuple[str, str], str] = {}  # (org, login) -> "admin" | "member"
         # token -> (login, type): who a write appears to be from
         self.identities: dict[str, tuple[str, str]] = {}
         if token:
@@ -309,6 +312,18 @@ class FakeGitHub:
                 if who is None or who[1] == "Bot":
                     return 403, {"message": "Resource not accessible by integration"}, {}
                 return 200, {"login": who[0], "type": who[1], "id": 1}, {}
+            if path.startswith("/user/") and (who is None or who[1] == "Bot"):
+                return 403, {"message": "Resource not accessible by integration"}, {}
+            if path == "/user/installations" and method == "GET":
+                found = self.user_installations.get(who[0], [])
+                return 200, {"total_count": len(found), "installations": found}, {}
+            m = re.match(r"^/user/memberships/orgs/([^/]+)$", path)
+            if m and method == "GET":
+                role = self.org_roles.get((m.group(1).lower(), who[0].lower()))
+                if role is None:
+                    return 404, {"message": "Not Found", "documentation_url": DOCS}, {}
+                return 200, {"state": "active", "role": role,
+                             "organization": {"login": m.group(1)}}, {}  # fmt: skip
             return self._dispatch(method, path, query, body, who or ("anonymous", "User"))
 
     def _identity(self, auth: str) -> tuple[str, str] | None:

@@ -29,6 +29,8 @@ class Operator:
     who: str
     sid: str  # the session's id ("" for a bearer token)
     cookie: bool  # signed in with a cookie (so state changes need CSRF)
+    # the installations this operator may see and steer (None: every one)
+    scope: frozenset[int] | None = None
 
 
 class Access:
@@ -66,9 +68,10 @@ class Access:
             return None
         return body if fresh and isinstance(body, dict) else None
 
-    def new_session(self, who: str) -> str:
-        """A cookie value for `who`, valid for console.session_hours."""
-        body = {"who": who, "sid": secrets.token_hex(16)}
+    def new_session(self, who: str, scope: frozenset[int] | None = None) -> str:
+        """A cookie value for `who` (limited to `scope`), valid for console.session_hours."""
+        body = {"who": who, "sid": secrets.token_hex(16),
+                "scope": None if scope is None else sorted(scope)}  # fmt: skip
         return self.sign(body, self.cfg.session_hours * 3600)
 
     def admin_login(self, login: str) -> bool:
@@ -82,7 +85,14 @@ class Access:
         body = self.unsign(cookie)
         if body is None or not isinstance(body.get("who"), str) or "sid" not in body:
             return None
-        return Operator(body["who"], str(body["sid"]), True)
+        scope = body.get("scope")
+        if scope is not None and not (
+            isinstance(scope, list) and all(isinstance(i, int) for i in scope)
+        ):
+            return None
+        return Operator(
+            body["who"], str(body["sid"]), True, None if scope is None else frozenset(scope)
+        )
 
     def csrf(self, op: Operator) -> str:
         return self._mac(f"csrf:{op.sid}".encode())

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from flows.capabilities.memory.knowledge import KnowledgeStore
 from flows.capabilities.memory.store import MemoryStore
 from flows.db.models import Delivery, Installation, Job
+from flows.server.console.data import Scope, visible_delivery, visible_job
 
 RETRYABLE = ("failed", "dead", "superseded")
 
@@ -24,11 +25,13 @@ class Outcome:
     message: str
 
 
-def retry(s: Session, job_id: int, who: str, now: float | None = None) -> Outcome:
+def retry(
+    s: Session, job_id: int, who: str, scope: Scope = None, now: float | None = None
+) -> Outcome:
     """Queue a finished-unsuccessfully job again, with a fresh attempt budget."""
     now = now or time.time()
     state = s.scalar(select(Job.state).where(Job.id == job_id))
-    if state is None:
+    if state is None or not visible_job(s, job_id, scope):
         return Outcome(False, f"no job {job_id}")
     res = s.execute(
         update(Job)
@@ -44,11 +47,13 @@ def retry(s: Session, job_id: int, who: str, now: float | None = None) -> Outcom
     return Outcome(True, f"job {job_id} queued again")
 
 
-def cancel(s: Session, job_id: int, who: str, now: float | None = None) -> Outcome:
+def cancel(
+    s: Session, job_id: int, who: str, scope: Scope = None, now: float | None = None
+) -> Outcome:
     """Take a queued job off the queue (a running one finishes its attempt)."""
     now = now or time.time()
     state = s.scalar(select(Job.state).where(Job.id == job_id))
-    if state is None:
+    if state is None or not visible_job(s, job_id, scope):
         return Outcome(False, f"no job {job_id}")
     res = s.execute(
         update(Job)
@@ -62,11 +67,13 @@ def cancel(s: Session, job_id: int, who: str, now: float | None = None) -> Outco
     return Outcome(True, f"job {job_id} cancelled")
 
 
-def redeliver(s: Session, delivery_id: str, who: str, now: float | None = None) -> Outcome:
+def redeliver(
+    s: Session, delivery_id: str, who: str, scope: Scope = None, now: float | None = None
+) -> Outcome:
     """Run every job of a delivery again (those not queued or running)."""
     now = now or time.time()
     d = s.get(Delivery, delivery_id)
-    if d is None:
+    if d is None or not visible_delivery(s, delivery_id, scope):
         return Outcome(False, f"no delivery {delivery_id}")
     if d.installation_id is not None:
         inst = s.get(Installation, d.installation_id)

@@ -21,6 +21,45 @@ PRETTY_MAX = 256 * 1024  # bodies up to this size are shown parsed and indented
 DELIVERY_STATUSES = ("accepted", "malformed", "skipped", "ping")
 
 
+# the installations an operator may see (None: every one)
+Scope = frozenset[int] | None
+
+
+def _deliveries_in(scope: frozenset[int]):  # type: ignore[no-untyped-def]
+    return select(Delivery.id).where(Delivery.installation_id.in_(scope))
+
+
+def _jobs(q, scope: Scope):  # type: ignore[no-untyped-def]
+    return q if scope is None else q.where(Job.delivery_id.in_(_deliveries_in(scope)))
+
+
+def _runs(q, scope: Scope):  # type: ignore[no-untyped-def]
+    if scope is None:
+        return q
+    jobs = select(Job.id).where(Job.delivery_id.in_(_deliveries_in(scope)))
+    return q.where(Run.job_id.in_(jobs))
+
+
+def visible_delivery(s: Session, delivery_id: str, scope: Scope) -> bool:
+    """Whether this delivery exists and belongs to an installation in scope."""
+    inst = s.execute(select(Delivery.installation_id).where(Delivery.id == delivery_id)).first()
+    return inst is not None and (scope is None or inst[0] in scope)
+
+
+def visible_job(s: Session, job_id: int, scope: Scope) -> bool:
+    delivery = s.scalar(select(Job.delivery_id).where(Job.id == job_id))
+    return delivery is not None and visible_delivery(s, delivery, scope)
+
+
+def visible_repository(s: Session, repo: str, scope: Scope) -> bool:
+    if scope is None:
+        return True
+    q = select(Repository.id).where(
+        func.lower(Repository.full_name) == repo.lower(), Repository.installation_id.in_(scope)
+    )
+    return s.execute(q.limit(1)).first() is not None
+
+
 class BadFilter(ValueError):
     """A filter value the console cannot use; the message says which and why."""
 
@@ -61,14 +100,16 @@ def _percentile(values: list[float], p: float) -> float | None:
     return values[min(len(values) - 1, round(p * (len(values) - 1)))]
 
 
-def overview(s: Session, now: float | None = None) -> dict[str, Any]:
+def overview(s: Session, scope: Scope = None, now: float | None = None) -> dict[str, Any]:
     now = now or time.time()
     day = now - 86400
-    states = dict(s.execute(select(Job.state, func.count()).group_by(Job.state)).all())
-    runs = s.execute(
+    states = dict(
+        s.execute(_jobs(select(Job.state, func.count()), scope).group_by(Job.state)).all()
+    )
+    runs = s.execute(_runs(
         select(Run.started_at, Run.status, Run.duration_ms, Run.flow,
                Run.prompt_tokens + Run.completion_tokens)
-        .where(Run.started_at >= day)
+        .where(Run.started_at >= day), scope)
     ).all()  # fmt: skip
     hours = [{"ok": 0, "failed": 0} for _ in range(24)]
     for r in runs:
@@ -76,23 +117,23 @@ def overview(s: Session, now: float | None = None) -> dict[str, Any]:
         hours[slot]["ok" if r[1] == "ok" else "failed"] += 1
     reviews = [r[2] for r in runs if r[3] == "code-review" and r[1] == "ok"]
     failures = s.execute(
-        select(Run.id, Run.flow, Run.repository, Run.error_kind, Run.error, Run.started_at)
-        .where(Run.status != "ok")
+        _runs(select(Run.id, Run.flow, Run.repository, Run.error_kind, Run.error, Run.started_at)
+              .where(Run.status != "ok"), scope)
         .order_by(Run.started_at.desc())
         .limit(10)
-    ).all()
+    ).all()  # fmt: skip
     days = [0] * 14  # model tokens per UTC day, oldest first, today last
     today = int(now // 86400)
-    for started, tokens in s.execute(
+    for started, tokens in s.execute(_runs(
         select(Run.started_at, Run.prompt_tokens + Run.completion_tokens)
-        .where(Run.started_at >= (today - 13) * 86400)
+        .where(Run.started_at >= (today - 13) * 86400), scope)
     ).all():  # fmt: skip
         days[min(13, max(0, int(started // 86400) - (today - 13)))] += tokens or 0
     holders = s.execute(
-        select(Job.leased_by, func.count())
-        .where(Job.state == "running", Job.lease_expires_at >= now)
+        _jobs(select(Job.leased_by, func.count())
+              .where(Job.state == "running", Job.lease_expires_at >= now), scope)
         .group_by(Job.leased_by)
-    ).all()
+    ).all()  # fmt: skip
     return {
         "queue": states,
         "tokens_by_day": days,
@@ -108,9 +149,13 @@ def overview(s: Session, now: float | None = None) -> dict[str, Any]:
     }
 
 
-def deliveries(s: Session, f: DeliveryFilter, now: float | None = None) -> list[Any]:
+def deliveries(
+    s: Session, f: DeliveryFilter, scope: Scope = None, now: float | None = None
+) -> list[Any]:
     q = select(Delivery.id, Delivery.event, Delivery.action, Delivery.repository,
                Delivery.status, Delivery.note, Delivery.received_at)  # fmt: skip
+    if scope is not None:
+        q = q.where(Delivery.installation_id.in_(scope))
     if f.event:
         q = q.where(Delivery.event == f.event)
     if f.repository:
@@ -123,7 +168,11 @@ def deliveries(s: Session, f: DeliveryFilter, now: float | None = None) -> list[
     return list(s.execute(q).all())
 
 
-def delivery(s: Session, delivery_id: str, page: int = 1) -> dict[str, Any] | None:
+def delivery(
+    s: Session, delivery_id: str, page: int = 1, scope: Scope = None
+) -> dict[str, Any] | None:
+    if not visible_delivery(s, delivery_id, scope):
+        return None
     row = s.execute(
         select(Delivery.id, Delivery.event, Delivery.action, Delivery.repository,
                Delivery.installation_id, Delivery.status, Delivery.note, Delivery.received_at,
@@ -157,9 +206,9 @@ def delivery(s: Session, delivery_id: str, page: int = 1) -> dict[str, Any] | No
     return {"d": row, "size": size, "payload": text, "page": page, "pages": pages, "jobs": jobs}
 
 
-def job(s: Session, job_id: int) -> dict[str, Any] | None:
+def job(s: Session, job_id: int, scope: Scope = None) -> dict[str, Any] | None:
     j = s.get(Job, job_id)
-    if j is None:
+    if j is None or not visible_job(s, job_id, scope):
         return None
     runs = s.execute(
         select(Run.id, Run.status, Run.error_kind, Run.error, Run.started_at, Run.duration_ms)
@@ -169,9 +218,11 @@ def job(s: Session, job_id: int) -> dict[str, Any] | None:
     return {"j": j, "runs": runs}
 
 
-def run(s: Session, run_id: str) -> dict[str, Any] | None:
+def run(s: Session, run_id: str, scope: Scope = None) -> dict[str, Any] | None:
     r = s.get(Run, run_id)
-    if r is None:
+    if r is None or (
+        scope is not None and (r.job_id is None or not visible_job(s, r.job_id, scope))
+    ):
         return None
     try:
         report = json.loads(r.report)
@@ -180,9 +231,10 @@ def run(s: Session, run_id: str) -> dict[str, Any] | None:
     return {"r": r, "report": report if isinstance(report, dict) else {}}
 
 
-def installations(s: Session) -> list[tuple[Any, list[Any]]]:
+def installations(s: Session, scope: Scope = None) -> list[tuple[Any, list[Any]]]:
     """Each installation with the repositories it reaches (removed ones last)."""
-    insts = list(s.scalars(select(Installation).order_by(Installation.account)))
+    q = select(Installation).order_by(Installation.account)
+    insts = list(s.scalars(q if scope is None else q.where(Installation.id.in_(scope))))
     repos = s.scalars(select(Repository).order_by(Repository.removed, Repository.full_name))
     by_inst: dict[int, list[Any]] = {}
     for r in repos:
@@ -190,15 +242,19 @@ def installations(s: Session) -> list[tuple[Any, list[Any]]]:
     return [(i, by_inst.get(i.id, [])) for i in insts]
 
 
-def flows(s: Session, cfg: AppConfig) -> list[dict[str, Any]]:
+def flows(s: Session, cfg: AppConfig, scope: Scope = None) -> list[dict[str, Any]]:
     """Each flow as app.yaml sets it up, with its schema and latest runs."""
     out = []
     for name, flow in cfg.flows.items():
         manifest = load_manifest(flow.function)
         schema = manifest.settings_schema if manifest else None
         recent = s.execute(
-            select(Run.id, Run.status, Run.error_kind, Run.repository, Run.started_at)
-            .where(Run.flow == name)
+            _runs(
+                select(Run.id, Run.status, Run.error_kind, Run.repository, Run.started_at).where(
+                    Run.flow == name
+                ),
+                scope,
+            )
             .order_by(Run.started_at.desc())
             .limit(10)
         ).all()

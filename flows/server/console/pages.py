@@ -83,6 +83,14 @@ def console_router(service: Service) -> APIRouter:
             return RedirectResponse(f"/console/sign-in?next={nxt}", status_code=303)
         return op
 
+    def github_ready() -> bool:
+        app = service.capabilities.app
+        return app is not None and bool(app.client_id) and bool(app.client_secret)
+
+    def sign_in_page(status: int, nxt: str, error: str) -> Response:
+        return render("sign_in.html", status, next=nxt, error=error, github=github_ready(),
+                      token=cfg.admin_token is not None)  # fmt: skip
+
     def missing(op: Operator, what: str) -> Response:
         return render("message.html", 404, op, title="Not found", message=f"no {what}")
 
@@ -92,19 +100,19 @@ def console_router(service: Service) -> APIRouter:
             return fn(s, *args)
 
     def show(request: Request, template: str, load, what: str = "") -> Response:  # type: ignore[no-untyped-def]
-        """A page behind the gate: `load()` gives its values (None: 404 for `what`)."""
+        """A page behind the gate: `load(operator)` gives its values (None: 404 for `what`)."""
         op = gate(request)
         if not isinstance(op, Operator):
             return op
-        values = load()
+        values = load(op)
         if values is None:
             return missing(op, what)
         return render(template, op=op, **values)
 
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request) -> Response:
-        def load():  # type: ignore[no-untyped-def]
-            view = tx(data.overview)
+        def load(op: Operator):  # type: ignore[no-untyped-def]
+            view = tx(data.overview, op.scope)
             pool = service.pool
             return {"v": view, "peak": max([h["ok"] + h["failed"] for h in view["hours"]] + [1]),
                     "threads": (pool.alive(), len(pool.workers)) if pool else (0, 0),
@@ -122,8 +130,8 @@ def console_router(service: Service) -> APIRouter:
                 return op
             return render("message.html", 400, op, title="Bad filter", message=str(e))
 
-        def load():  # type: ignore[no-untyped-def]
-            rows = tx(data.deliveries, f)
+        def load(op: Operator):  # type: ignore[no-untyped-def]
+            rows = tx(data.deliveries, f, op.scope)
             return {"rows": rows[: data.PAGE], "f": f, "more": len(rows) > data.PAGE,
                     "statuses": data.DELIVERY_STATUSES}  # fmt: skip
 
@@ -134,24 +142,38 @@ def console_router(service: Service) -> APIRouter:
 
     @router.get("/deliveries/{delivery_id}", response_class=HTMLResponse)
     def delivery(request: Request, delivery_id: str, page: int = 1) -> Response:
-        load = lambda: one("v", tx(data.delivery, delivery_id, page))  # noqa: E731
+        load = lambda op: one("v", tx(data.delivery, delivery_id, page, op.scope))  # noqa: E731
         return show(request, "delivery.html", load, f"delivery {delivery_id}")
 
     @router.get("/jobs/{job_id}", response_class=HTMLResponse)
     def job(request: Request, job_id: int) -> Response:
-        return show(request, "job.html", lambda: one("v", tx(data.job, job_id)), f"job {job_id}")
+        return show(
+            request,
+            "job.html",
+            lambda op: one("v", tx(data.job, job_id, op.scope)),
+            f"job {job_id}",
+        )
 
     @router.get("/runs/{run_id}", response_class=HTMLResponse)
     def run(request: Request, run_id: str) -> Response:
-        return show(request, "run.html", lambda: one("v", tx(data.run, run_id)), f"run {run_id}")
+        return show(
+            request,
+            "run.html",
+            lambda op: one("v", tx(data.run, run_id, op.scope)),
+            f"run {run_id}",
+        )
 
     @router.get("/installations", response_class=HTMLResponse)
     def installations(request: Request) -> Response:
-        return show(request, "installations.html", lambda: {"rows": tx(data.installations)})
+        return show(
+            request, "installations.html", lambda op: {"rows": tx(data.installations, op.scope)}
+        )
 
     @router.get("/flows", response_class=HTMLResponse)
     def flows(request: Request) -> Response:
-        return show(request, "flows.html", lambda: {"rows": tx(data.flows, service.cfg)})
+        return show(
+            request, "flows.html", lambda op: {"rows": tx(data.flows, service.cfg, op.scope)}
+        )
 
     knowledge = service.capabilities.knowledge_store()
 
@@ -159,12 +181,18 @@ def console_router(service: Service) -> APIRouter:
     def repository(request: Request, owner: str, name: str) -> Response:
         repo = f"{owner}/{name}"
 
-        def load():  # type: ignore[no-untyped-def]
-            items, found = service.memory.items(repo), knowledge.findings(repo)
-            return {"repo": repo, "items": items, "findings": found,
-                    "entries": knowledge.entries(repo)}  # fmt: skip
+        def load(op: Operator):  # type: ignore[no-untyped-def]
+            if not tx(data.visible_repository, repo, op.scope):
+                return None
 
-        return show(request, "repository.html", load)
+            def mine(rows):  # type: ignore[no-untyped-def]
+                return [r for r in rows if op.scope is None or r.installation_id in op.scope]
+
+            return {"repo": repo, "items": mine(service.memory.items(repo)),
+                    "findings": mine(knowledge.findings(repo)),
+                    "entries": mine(knowledge.entries(repo))}  # fmt: skip
+
+        return show(request, "repository.html", load, f"repository {repo} you may see")
 
     @router.post("/repos/{owner}/{name}/forget")
     async def forget(request: Request, owner: str, name: str) -> Response:
@@ -172,9 +200,13 @@ def console_router(service: Service) -> APIRouter:
         form = await request.form()
 
         back = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
-        return await act(
-            request, back, lambda w: actions.forget(service.memory, knowledge, repo, dict(form))
-        )
+
+        def do(op: Operator) -> actions.Outcome:
+            if not tx(data.visible_repository, repo, op.scope):
+                return actions.Outcome(False, f"no repository {repo} you may see")
+            return actions.forget(service.memory, knowledge, repo, dict(form))
+
+        return await act(request, back, do)
 
     async def act(request: Request, back: str, do) -> Response:  # type: ignore[no-untyped-def]
         op = gate(request)
@@ -185,29 +217,35 @@ def console_router(service: Service) -> APIRouter:
         if not access.csrf_ok(op, given):
             why = "this form has no valid CSRF token: reload the page and try again"
             return render("message.html", 403, op, title="Refused", message=why)
-        outcome = do(op.who)
+        outcome = do(op)
         status = 200 if outcome.ok else 409
         return render("message.html", status, op, title="Done" if outcome.ok else "Not done",
                     message=outcome.message, back=back)  # fmt: skip
 
     @router.post("/jobs/{job_id}/retry")
     async def retry(request: Request, job_id: int) -> Response:
-        return await act(request, f"/jobs/{job_id}", lambda w: tx(actions.retry, job_id, w))
+        return await act(
+            request, f"/jobs/{job_id}", lambda op: tx(actions.retry, job_id, op.who, op.scope)
+        )
 
     @router.post("/jobs/{job_id}/cancel")
     async def cancel(request: Request, job_id: int) -> Response:
-        return await act(request, f"/jobs/{job_id}", lambda w: tx(actions.cancel, job_id, w))
+        return await act(
+            request, f"/jobs/{job_id}", lambda op: tx(actions.cancel, job_id, op.who, op.scope)
+        )
 
     @router.post("/deliveries/{delivery_id}/redeliver")
     async def redeliver(request: Request, delivery_id: str) -> Response:
         back = f"/deliveries/{quote(delivery_id, safe='')}"
-        return await act(request, back, lambda w: tx(actions.redeliver, delivery_id, w))
+        return await act(
+            request, back, lambda op: tx(actions.redeliver, delivery_id, op.who, op.scope)
+        )
 
     @router.get("/console/sign-in", response_class=HTMLResponse)
     def sign_in_form(next: str = "/") -> Response:
         if not cfg.enabled:
             return render("off.html", 404)
-        return render("sign_in.html", next=_local(next), error="", github=bool(cfg.admins))
+        return sign_in_page(200, _local(next), "")
 
     @router.post("/console/sign-in")
     async def sign_in(request: Request) -> Response:
@@ -217,7 +255,7 @@ def console_router(service: Service) -> APIRouter:
         nxt = _local(str(form.get("next") or "/"))
         if not access.token_ok(str(form.get("token") or "")):
             why = "that is not the admin token"
-            return render("sign_in.html", 401, next=nxt, error=why, github=bool(cfg.admins))
+            return sign_in_page(401, nxt, why)
         resp = RedirectResponse(nxt, status_code=303)
         resp.set_cookie(COOKIE, access.new_session("admin"), max_age=int(cfg.session_hours * 3600),
                         httponly=True, samesite="strict", secure=request.url.scheme == "https",
@@ -229,9 +267,9 @@ def console_router(service: Service) -> APIRouter:
         if not cfg.enabled:
             return render("off.html", 404)
         app = service.capabilities.app
-        if not cfg.admins or app is None or not app.client_id or not app.client_secret:
-            why = ("sign-in with GitHub needs console.admins and the App's OAuth client id and "
-                   "secret (register the App at /setup, which stores them)")  # fmt: skip
+        if not github_ready():
+            why = ("sign-in with GitHub needs the App's OAuth client id and secret "
+                   "(register the App at /setup, which stores them)")  # fmt: skip
             return render("message.html", 409, title="Not available", message=why)
         nonce = secrets.token_hex(16)
         public = service.cfg.server.public_url
@@ -254,23 +292,27 @@ def console_router(service: Service) -> APIRouter:
         started = access.unsign(request.cookies.get(OAUTH_COOKIE))
         if started is None or not state or not hmac.compare_digest(state, str(started["n"])):
             why = "this sign-in was not started here, or took over 10 minutes: start again"
-            return render("sign_in.html", 400, next="/", error=why, github=bool(cfg.admins))
+            return sign_in_page(400, "/", why)
         if error or not code:
             why = f"GitHub did not sign you in ({error or 'no code'})"
-            return render("sign_in.html", 401, next="/", error=why, github=bool(cfg.admins))
+            return sign_in_page(401, "/", why)
         app = service.capabilities.app
         try:
             if app is None or not app.client_id or not app.client_secret:
                 raise oauth.SignInFailed("the App's OAuth client is no longer configured")
-            login = oauth.login_for_code(service.cfg.github, app.client_id, app.client_secret, code)
+            gh = service.cfg.github
+            token = oauth.token_for_code(gh, app.client_id, app.client_secret, code)
+            login = oauth.login_of(gh, token)
+            scope = None if access.admin_login(login) else oauth.administered(gh, token, login)
         except oauth.SignInFailed as e:
-            return render("sign_in.html", 502, next="/", error=str(e), github=True)
-        if not access.admin_login(login):
-            why = f"@{login} is not in console.admins"
-            return render("sign_in.html", 403, next="/", error=why, github=True)
+            return sign_in_page(502, "/", str(e))
+        if scope is not None and not scope:
+            why = (f"@{login} is not in console.admins and administers no installation "
+                   "of this App")  # fmt: skip
+            return sign_in_page(403, "/", why)
         resp = RedirectResponse(str(started.get("next") or "/"), status_code=303)
         resp.delete_cookie(OAUTH_COOKIE, path="/console/oauth")
-        resp.set_cookie(COOKIE, access.new_session(f"@{login}"),
+        resp.set_cookie(COOKIE, access.new_session(f"@{login}", scope),
                         max_age=int(cfg.session_hours * 3600), httponly=True, samesite="strict",
                         secure=request.url.scheme == "https", path="/")  # fmt: skip
         return resp
