@@ -70,7 +70,7 @@ def test_follow_a_failed_run_read_its_logs_retry_it(served, browser, fake_github
     base, service = served
     payload = load_fixture("pull_request.opened.json")
     fake_github.add_repo_from_event(payload)
-    payload["pull_request"]["title"] = HOSTILE
+    payload["pull_request"]["title"] = payload["pull_request"]["body"] = HOSTILE
     delivery = str(uuid.uuid4())
     out = service.ingest.accept(delivery, "pull_request", json.dumps(payload).encode())
     assert out.status_code == 202, out.body

@@ -85,6 +85,7 @@ def failed_job(service, delivery: str, error: str = "GitHub answered 502") -> tu
     now = time.time()
     run_id = uuid.uuid4().hex[:16]
     report = {"logs": [{"component": "function", "level": "error", "message": HOSTILE}],
+              "timings_ms": {"instantiate": 4.25, "handle": 31.5},
               "writes": [{"method": "POST", "path": "/repos/o/r/issues/2/comments",
                           "body": {"body": "hi"}, "dry_run": False}],
               "llm": {"by_call": [{"prompt_tokens": 120, "completion_tokens": 30,
@@ -133,6 +134,7 @@ def test_why_no_comment_in_three_clicks_then_retry(client, service):
     assert run_id in overview.text and "GitHub answered 502" in overview.text
     run = client.get(f"/runs/{run_id}")
     assert run.status_code == 200 and "812.5" in run.text and "120 / 30" in run.text
+    assert "handle 31.5 ms · instantiate 4.2 ms" in html.unescape(run.text)
     assert f"{service.cfg.github.web_url}/o/r/pull/2" in run.text  # github.com, or the GHES host
     page = client.get(f"/jobs/{job_id}")
     assert "failed" in page.text and run_id in page.text
