@@ -70,27 +70,32 @@ class DeliveryFilter:
     repository: str | None = None
     status: str | None = None
     since_hours: float | None = None
+    pr: int | None = None  # the pull request or issue number
     page: int = 1
 
     @classmethod
     def parse(cls, q: dict[str, str]) -> DeliveryFilter:
-        unknown = set(q) - {"event", "repository", "status", "since_hours", "page"}
+        unknown = set(q) - {"event", "repository", "status", "since_hours", "pr", "page"}
         if unknown:
             raise BadFilter(f"unknown filter {sorted(unknown)[0]!r} (known: event, repository, "
-                            "status, since_hours, page)")  # fmt: skip
+                            "status, since_hours, pr, page)")  # fmt: skip
         status = q.get("status") or None
         if status is not None and status not in DELIVERY_STATUSES:
             raise BadFilter(f"status {status!r} is not one of {', '.join(DELIVERY_STATUSES)}")
         try:
             since = float(q["since_hours"]) if q.get("since_hours") else None
             page = int(q.get("page") or 1)
+            pr = int(q["pr"].lstrip("#")) if q.get("pr") else None
         except ValueError as e:
-            raise BadFilter(f"since_hours is a number of hours and page a number: {e}") from None
+            raise BadFilter(f"since_hours is a number of hours, pr and page numbers: {e}") from None
         if since is not None and not 0 < since <= 24 * 365:
             raise BadFilter("since_hours must be more than 0 and at most 8760")
         if page < 1:
             raise BadFilter("page starts at 1")
-        return cls(q.get("event") or None, q.get("repository") or None, status, since, page)
+        if pr is not None and pr < 1:
+            raise BadFilter("pr is a pull request number, 1 or more")
+        repo = q.get("repository") or None
+        return cls(q.get("event") or None, repo, status, since, pr, page)
 
 
 def _percentile(values: list[float], p: float) -> float | None:
@@ -164,6 +169,10 @@ def deliveries(
         q = q.where(Delivery.status == f.status)
     if f.since_hours:
         q = q.where(Delivery.received_at >= (now or time.time()) - f.since_hours * 3600)
+    if f.pr is not None:  # a job's concurrency key ends with "#<number>"
+        q = q.where(
+            Delivery.id.in_(select(Job.delivery_id).where(Job.concurrency_key.like(f"%#{f.pr}")))
+        )
     q = q.order_by(Delivery.received_at.desc()).offset((f.page - 1) * PAGE).limit(PAGE + 1)
     return list(s.execute(q).all())
 

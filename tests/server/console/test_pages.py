@@ -195,6 +195,8 @@ def test_unknown_ids_are_404_pages(client):
         ("since_hours=abc", "since_hours is a number"),
         ("since_hours=-1", "more than 0"),
         ("page=0", "page starts at 1"),
+        ("pr=abc", "pr and page numbers"),
+        ("pr=0", "pr is a pull request number"),
         ("colour=red", "unknown filter 'colour'"),
     ],
 )
@@ -210,6 +212,10 @@ def test_filters_select_deliveries(client):
     assert d in client.get("/deliveries?event=pull_request&status=accepted&since_hours=1").text
     assert d in client.get("/deliveries?repository=codertocat/hello-world").text
     assert d not in client.get("/deliveries?event=issues").text
+    number = load_fixture("pull_request.opened.json")["number"]
+    assert d in client.get(f"/deliveries?repository=Codertocat/Hello-World&pr={number}").text
+    assert d in client.get(f"/deliveries?pr=%23{number}").text  # "#2" works too
+    assert d not in client.get(f"/deliveries?pr={number}0").text
 
 
 def test_redeliver_refused_when_the_installation_is_gone(client, service):
