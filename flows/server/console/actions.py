@@ -25,46 +25,47 @@ class Outcome:
     message: str
 
 
+def _requeued(now: float, note: str) -> dict:
+    """The columns of a job queued again by an operator, with a fresh attempt budget."""
+    return dict(state="queued", attempts=0, next_attempt_at=now, finished_at=None,
+                lease_expires_at=None, leased_by=None, last_error=note)  # fmt: skip
+
+
+def _move(s: Session, job_id: int, scope: Scope, only: tuple[str, ...], values: dict,
+          done: str, refused: str) -> Outcome:  # fmt: skip
+    """One conditional UPDATE of a job in one of the `only` states; when it
+    matches nothing (another operator won), say the state it is in now."""
+    if not visible_job(s, job_id, scope):
+        return Outcome(False, f"no job {job_id}")
+    res = s.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.in_(only))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        state = s.scalar(select(Job.state).where(Job.id == job_id))  # as the winner left it
+        return Outcome(False, f"job {job_id} is {state}: {refused}")
+    return Outcome(True, f"job {job_id} {done}")
+
+
 def retry(
     s: Session, job_id: int, who: str, scope: Scope = None, now: float | None = None
 ) -> Outcome:
     """Queue a finished-unsuccessfully job again, with a fresh attempt budget."""
-    now = now or time.time()
-    state = s.scalar(select(Job.state).where(Job.id == job_id))
-    if state is None or not visible_job(s, job_id, scope):
-        return Outcome(False, f"no job {job_id}")
-    res = s.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state.in_(RETRYABLE))
-        .values(state="queued", attempts=0, next_attempt_at=now, finished_at=None,
-                lease_expires_at=None, leased_by=None, last_error=f"retried by {who}")
-        .execution_options(synchronize_session=False)
-    )  # fmt: skip
-    if res.rowcount != 1:
-        state = s.scalar(select(Job.state).where(Job.id == job_id))  # as the winner left it
-        return Outcome(False, f"job {job_id} is {state}: only a failed, dead or superseded "
-                       "job can be retried (someone may have retried it already)")  # fmt: skip
-    return Outcome(True, f"job {job_id} queued again")
+    values = _requeued(now or time.time(), f"retried by {who}")
+    return _move(s, job_id, scope, RETRYABLE, values, "queued again",
+                 "only a failed, dead or superseded job can be retried "
+                 "(someone may have retried it already)")  # fmt: skip
 
 
 def cancel(
     s: Session, job_id: int, who: str, scope: Scope = None, now: float | None = None
 ) -> Outcome:
     """Take a queued job off the queue (a running one finishes its attempt)."""
-    now = now or time.time()
-    state = s.scalar(select(Job.state).where(Job.id == job_id))
-    if state is None or not visible_job(s, job_id, scope):
-        return Outcome(False, f"no job {job_id}")
-    res = s.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == "queued")
-        .values(state="skipped", finished_at=now, last_error=f"cancelled by {who}")
-        .execution_options(synchronize_session=False)
-    )
-    if res.rowcount != 1:
-        state = s.scalar(select(Job.state).where(Job.id == job_id))
-        return Outcome(False, f"job {job_id} is {state}: only a queued job can be cancelled")
-    return Outcome(True, f"job {job_id} cancelled")
+    values = dict(state="skipped", finished_at=now or time.time(), last_error=f"cancelled by {who}")
+    return _move(s, job_id, scope, ("queued",), values, "cancelled",
+                 "only a queued job can be cancelled")  # fmt: skip
 
 
 def redeliver(
@@ -84,10 +85,9 @@ def redeliver(
     res = s.execute(
         update(Job)
         .where(Job.delivery_id == delivery_id, Job.state.notin_(("queued", "running")))
-        .values(state="queued", attempts=0, next_attempt_at=now, finished_at=None,
-                lease_expires_at=None, leased_by=None, last_error=f"redelivered by {who}")
+        .values(**_requeued(now, f"redelivered by {who}"))
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     if res.rowcount == 0:
         return Outcome(False, f"delivery {delivery_id} has no finished job to run again")
     return Outcome(True, f"delivery {delivery_id}: {res.rowcount} job(s) queued again")

@@ -13,15 +13,10 @@ import uuid
 
 import pytest
 import uvicorn
-from pydantic import SecretStr
 
-from flows.db.migrate import upgrade
-from flows.project.config import load_config
 from flows.server.http import create_app
-from flows.server.service import Service
-from tests.conftest import COMPONENTS, configure
 from tests.fakes.github import load_fixture
-from tests.server.console.test_pages import ADMIN, HOSTILE, SECRET, failed_job, remember
+from tests.server.console.test_pages import ADMIN, HOSTILE, failed_job, make_service, remember
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -30,14 +25,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture
 def served(tmp_path, fake_github):
     """A real server (no worker yet) and its service."""
-    cfg = configure(load_config(COMPONENTS / "app.yaml"), fake_github)
-    cfg.database.url = f"sqlite:///{tmp_path}/flows.db"
-    cfg.github.webhook_secret = SecretStr(SECRET)
-    cfg.github.credentials_file = tmp_path / "none.json"
-    cfg.console.enabled = True
-    cfg.console.admin_token = SecretStr(ADMIN)
-    svc = Service(cfg)
-    upgrade(svc.engine)
+    svc = make_service(f"sqlite:///{tmp_path}/flows.db", tmp_path, fake_github=fake_github)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -19,8 +19,7 @@ CLIENT = ("Iv1.flows-test", "oauth-secret-" + "x" * 20)
 
 @pytest.fixture
 def client(db_url, tmp_path, fake_github):
-    svc = make_service(db_url, tmp_path)
-    svc.cfg.github.api_url = fake_github.url
+    svc = make_service(db_url, tmp_path, fake_github=fake_github)
     svc.cfg.console.admins = ["Ana"]
     svc.capabilities.app = AppCredentials(1, "unused", client_id=CLIENT[0], client_secret=CLIENT[1])
     fake_github.oauth_client = CLIENT

@@ -25,7 +25,7 @@ from flows.server.console.pages import github_link
 from flows.server.http import create_app
 from flows.server.ingest import sign
 from flows.server.service import Service
-from tests.conftest import COMPONENTS
+from tests.conftest import COMPONENTS, configure
 from tests.fakes.github import load_fixture
 
 SECRET = "whsec-" + uuid.uuid4().hex
@@ -35,8 +35,11 @@ HOSTILE = (
 )
 
 
-def make_service(db_url, tmp_path, enabled=True) -> Service:
+def make_service(db_url, tmp_path, enabled=True, fake_github=None) -> Service:
+    """The test project with the console on (GitHub: `fake_github`, if given)."""
     cfg = load_config(COMPONENTS / "app.yaml")
+    if fake_github is not None:
+        configure(cfg, fake_github)
     cfg.database.url = db_url
     cfg.github.webhook_secret = SecretStr(SECRET)
     cfg.github.credentials_file = tmp_path / "none.json"
