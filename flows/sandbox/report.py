@@ -141,10 +141,20 @@ class RunJournal:
         """What the host hands a guest or records: every known secret masked."""
         return self._redact.deep(value)
 
-    def write(self, entry: dict[str, Any]) -> None:
+    def write(self, entry: dict[str, Any]) -> dict[str, Any]:
+        """Record a GitHub write as it is sent; returns the recorded entry."""
         entry = _clip_deep(self._redact.deep(entry))
         with self._lock:
             self.writes.append(entry)
+        return entry
+
+    def answered(self, entry: dict[str, Any], status: int, html_url: str | None) -> None:
+        """What GitHub answered a recorded write: its status and, for a comment
+        or review, where people read it."""
+        with self._lock:
+            entry["status"] = status
+            if html_url:
+                entry["html_url"] = clip(self._redact(html_url), 2000)
 
     def llm_call(self, entry: dict[str, Any]) -> None:
         entry = _clip_deep(self._redact.deep(entry))

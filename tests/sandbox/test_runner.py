@@ -21,14 +21,16 @@ def test_ok_run_links_function_to_both_integrations(probe_runtime, fake_github, 
     assert ("function", "canary c1") in components
     assert ("integration:beta", "hello from probe") in components
     assert ("function", "probe: mode=ok") in components  # stdout captured
-    assert report.writes == [
-        {
-            "method": "POST",
-            "path": "/repos/Codertocat/Hello-World/issues/1/comments",
-            "body": {"body": "hello c1"},
-            "dry_run": False,
-        }
-    ]
+    (write,) = report.writes
+    comment = write.pop("html_url")  # where GitHub says the comment is
+    assert comment.startswith("https://github.com/Codertocat/Hello-World/pull/1#issuecomment-")
+    assert write == {
+        "method": "POST",
+        "path": "/repos/Codertocat/Hello-World/issues/1/comments",
+        "body": {"body": "hello c1"},
+        "dry_run": False,
+        "status": 201,
+    }
     assert fake_github.writes()[-1]["body"] == {"body": "hello c1"}
     assert set(report.resources["fuel_consumed"]) == {
         "function",

@@ -67,13 +67,16 @@ class GithubApi:
             except ValueError as e:
                 raise HostError(f"request body is not JSON: {e}") from None
         query = {k: v for k, v in req.query}
+        recorded = None
         if method != "GET":
             entry = {"method": method, "path": path, "body": body, "dry_run": self._ctx.dry_run}
-            self._journal.write(entry)
+            recorded = self._journal.write(entry)
         if method != "GET" and self._ctx.dry_run:
             status, headers, text = _dry_run_response(method, body)
         else:
             status, headers, text = self._send(method, path, query, body, req.accept)
+            if recorded is not None:
+                self._journal.answered(recorded, status, _html_url(text))
         self._journal.log("host:github-api", "debug", f"{method} {path} -> {status}")
         return _response(status, headers, text)
 
@@ -133,3 +136,13 @@ def _response(status: int, headers: dict[str, str], text: str) -> Record:
     r.headers = [(str(k).lower(), str(v)) for k, v in headers.items()]
     r.body = text
     return r
+
+
+def _html_url(text: str) -> str | None:
+    """The web address GitHub gave what a write made (a comment, a review)."""
+    try:
+        answer = json.loads(text) if text else None
+    except ValueError:
+        return None
+    url = answer.get("html_url") if isinstance(answer, dict) else None
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else None

@@ -42,11 +42,20 @@ def _environment(service: Service) -> jinja2.Environment:
     )
     env.filters["q"] = lambda v: quote(str(v), safe="")
     web = service.cfg.github.web_url
-    env.filters["github_link"] = lambda path: github_link(path, web)
+    env.filters["write_link"] = lambda write: write_link(write, web)
     return env
 
 
 _THREAD = re.compile(r"/repos/([A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+)/(?:issues|pulls)/(\d+)(?:/|$)")
+
+
+def write_link(write: dict, web_url: str) -> str:
+    """Where a GitHub write can be read: the comment or review GitHub answered
+    with, else its pull request ("" if neither)."""
+    url = write.get("html_url")
+    if isinstance(url, str) and url.startswith(web_url.rstrip("/") + "/"):
+        return url
+    return github_link(str(write.get("path") or ""), web_url)
 
 
 def github_link(path: str, web_url: str = "https://github.com") -> str:

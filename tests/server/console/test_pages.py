@@ -90,7 +90,10 @@ def failed_job(service, delivery: str, error: str = "GitHub answered 502") -> tu
     report = {"logs": [{"component": "function", "level": "error", "message": HOSTILE}],
               "timings_ms": {"instantiate": 4.25, "handle": 31.5},
               "writes": [{"method": "POST", "path": "/repos/o/r/issues/2/comments",
-                          "body": {"body": "hi"}, "dry_run": False}],
+                          "body": {"body": "hi"}, "dry_run": False, "status": 201,
+                          "html_url": f"{service.cfg.github.web_url}/o/r/pull/2#issuecomment-9"},
+                         {"method": "POST", "path": "/repos/o/r/pulls/2/reviews", "body": {},
+                          "dry_run": False, "status": 200, "html_url": "javascript:alert(3)"}],
               "llm": {"by_call": [{"prompt_tokens": 120, "completion_tokens": 30,
                                    "latency_ms": 812.5}]}}  # fmt: skip
     with transaction(sessions(service.engine)) as s:
@@ -138,7 +141,10 @@ def test_why_no_comment_in_three_clicks_then_retry(client, service):
     run = client.get(f"/runs/{run_id}")
     assert run.status_code == 200 and "812.5" in run.text and "120 / 30" in run.text
     assert "handle 31.5 ms · instantiate 4.2 ms" in html.unescape(run.text)
-    assert f"{service.cfg.github.web_url}/o/r/pull/2" in run.text  # github.com, or the GHES host
+    web = service.cfg.github.web_url  # github.com, or the GHES host
+    assert f'href="{web}/o/r/pull/2#issuecomment-9"' in run.text  # the comment itself
+    assert f'href="{web}/o/r/pull/2"' in run.text  # an answer that is no web address: its PR
+    assert "javascript:alert(3)" not in run.text
     page = client.get(f"/jobs/{job_id}")
     assert "failed" in page.text and run_id in page.text
     assert f"/deliveries/{delivery}" in client.get("/deliveries").text
